@@ -1,0 +1,154 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ConfigSchema, FileConfigSchema, type Config, type ConfigInput, type FileConfig } from './schema.ts';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Environment variables read into top-level config fields, with the field each one sets. */
+const ENV_FIELDS = {
+  PORT: { field: 'port', kind: 'int' },
+  HOST: { field: 'host', kind: 'string' },
+  DATA_DIR: { field: 'dataDir', kind: 'string' },
+  DATABASE_URL: { field: 'databaseUrl', kind: 'string' },
+  REDIS_URL: { field: 'redisUrl', kind: 'string' },
+  ADMIN_API_KEY: { field: 'adminApiKey', kind: 'string' },
+  LOG_LEVEL: { field: 'logLevel', kind: 'string' },
+  MAX_BODY_BYTES: { field: 'maxBodyBytes', kind: 'int' },
+  CATALOG_SYNC_URL: { field: 'catalogSyncUrl', kind: 'string' },
+  STREAM_HEARTBEAT_MS: { field: 'streamHeartbeatMs', kind: 'int' },
+  MOCK_LATENCY_MS: { field: 'mockLatencyMs', kind: 'int' },
+} as const;
+
+const ENV_NESTED = {
+  UPSTREAM_FIRST_BYTE_TIMEOUT_MS: ['upstream', 'firstByteTimeoutMs'],
+  UPSTREAM_TOTAL_TIMEOUT_MS: ['upstream', 'totalTimeoutMs'],
+  UPSTREAM_STREAM_IDLE_TIMEOUT_MS: ['upstream', 'streamIdleTimeoutMs'],
+  UPSTREAM_MAX_ATTEMPTS: ['upstream', 'maxAttempts'],
+  REQUEST_LOG_BATCH_SIZE: ['requestLog', 'batchSize'],
+  REQUEST_LOG_FLUSH_INTERVAL_MS: ['requestLog', 'flushIntervalMs'],
+  REQUEST_LOG_MAX_QUEUE: ['requestLog', 'maxQueue'],
+} as const;
+
+function envInt(name: string, raw: string): number {
+  if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(`${name}: expected an integer, got "${raw}"`);
+  return Number(raw);
+}
+
+function fromEnv(env: Record<string, string | undefined>): Record<string, unknown> {
+  const out: Record<string, any> = {};
+  for (const [name, { field, kind }] of Object.entries(ENV_FIELDS)) {
+    const raw = env[name];
+    if (raw === undefined || raw === '') continue;
+    out[field] = kind === 'int' ? envInt(name, raw) : raw;
+  }
+  for (const [name, [group, field]] of Object.entries(ENV_NESTED)) {
+    const raw = env[name];
+    if (raw === undefined || raw === '') continue;
+    (out[group] ??= {})[field] = envInt(name, raw);
+  }
+  return out;
+}
+
+function readConfigFile(path: string): FileConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`SWITCHYARD_CONFIG: cannot read ${path}: ${(err as Error).message}`);
+  }
+  let data: unknown;
+  try {
+    data = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`SWITCHYARD_CONFIG: ${path} is not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`);
+  }
+  const parsed = FileConfigSchema.safeParse(data ?? {});
+  if (!parsed.success) throw new ConfigError(`${path}: ${describeIssues(parsed.error)}`);
+  return parsed.data;
+}
+
+function fileToConfigInput(file: FileConfig): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    port: file.port,
+    host: file.host,
+    dataDir: file.data_dir,
+    databaseUrl: file.database_url,
+    redisUrl: file.redis_url,
+    logLevel: file.log_level,
+    maxBodyBytes: file.max_body_bytes,
+    providers: file.providers,
+    models: file.models,
+    aliases: file.aliases,
+    prices: file.prices,
+    catalogSyncUrl: file.catalog_sync_url,
+    streamHeartbeatMs: file.stream_heartbeat_ms,
+    mockLatencyMs: file.mock_latency_ms,
+  };
+  if (file.upstream) {
+    out.upstream = {
+      firstByteTimeoutMs: file.upstream.first_byte_timeout_ms,
+      totalTimeoutMs: file.upstream.total_timeout_ms,
+      streamIdleTimeoutMs: file.upstream.stream_idle_timeout_ms,
+      maxAttempts: file.upstream.max_attempts,
+    };
+  }
+  if (file.request_log) {
+    out.requestLog = {
+      batchSize: file.request_log.batch_size,
+      flushIntervalMs: file.request_log.flush_interval_ms,
+      maxQueue: file.request_log.max_queue,
+    };
+  }
+  return stripUndefined(out);
+}
+
+function stripUndefined(obj: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(obj)) {
+    if (v === undefined) continue;
+    out[k] = v && typeof v === 'object' && !Array.isArray(v) ? stripUndefined(v as Record<string, unknown>) : v;
+  }
+  return out;
+}
+
+/** Field path -> environment variable that set it, so errors name what the operator typed. */
+function envNames(env: Record<string, string | undefined>): Map<string, string> {
+  const names = new Map<string, string>();
+  for (const [name, { field }] of Object.entries(ENV_FIELDS)) if (env[name]) names.set(field, name);
+  for (const [name, path] of Object.entries(ENV_NESTED)) if (env[name]) names.set(path.join('.'), name);
+  return names;
+}
+
+export function describeIssues(error: z.ZodError, names = new Map<string, string>()): string {
+  return error.issues
+    .map((i) => {
+      const path = i.path.length ? i.path.join('.') : '(root)';
+      const env = names.get(path);
+      return `${env ? `${env} (${path})` : path}: ${i.message}`;
+    })
+    .join('; ');
+}
+
+function merge(base: Record<string, any>, over: Record<string, any>): Record<string, any> {
+  const out = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    out[k] = v && typeof v === 'object' && !Array.isArray(v) && base[k] && typeof base[k] === 'object' ? merge(base[k], v) : v;
+  }
+  return out;
+}
+
+/**
+ * Builds the one validated Config from the environment, the optional config file and explicit overrides
+ * (tests pass overrides). Precedence: overrides > environment > file > defaults.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env, overrides: Partial<ConfigInput> = {}): Config {
+  const file = env.SWITCHYARD_CONFIG ? fileToConfigInput(readConfigFile(env.SWITCHYARD_CONFIG)) : {};
+  const input = merge(merge(file, fromEnv(env)), stripUndefined({ ...overrides, env: undefined }));
+  input.env = { ...env, ...(overrides.env ?? {}) };
+  const parsed = ConfigSchema.safeParse(input);
+  if (!parsed.success) throw new ConfigError(`invalid configuration: ${describeIssues(parsed.error, envNames(env))}`);
+  return parsed.data;
+}

@@ -1,0 +1,29 @@
+/**
+ * The one error type every layer throws for an expected failure. HTTP handlers turn it into
+ * `{ "error": { message, type, code, param } }` with `status`; anything else is a 500.
+ */
+export class AppError extends Error {
+  override name = 'AppError';
+  constructor(
+    readonly status: number,
+    readonly type: string,
+    message: string,
+    readonly code: string | null = null,
+    readonly param: string | null = null,
+    /** Seconds, sent as `Retry-After`. */
+    readonly retryAfter?: number,
+  ) {
+    super(message);
+  }
+}
+
+export const badRequest = (message: string, code: string | null = 'invalid_request', param: string | null = null) =>
+  new AppError(400, 'invalid_request_error', message, code, param);
+export const unauthorized = (message = 'Invalid or missing API key.', code = 'invalid_api_key') =>
+  new AppError(401, 'authentication_error', message, code);
+export const forbidden = (message: string, code = 'forbidden') => new AppError(403, 'permission_error', message, code);
+export const notFound = (message: string, code = 'not_found', param: string | null = null) =>
+  new AppError(404, 'not_found_error', message, code, param);
+export const conflict = (message: string, code = 'conflict') => new AppError(409, 'conflict_error', message, code);
+export const unavailable = (message: string, code = 'service_unavailable', retryAfter?: number) =>
+  new AppError(503, 'service_unavailable', message, code, null, retryAfter);

@@ -1,0 +1,13 @@
+// Placeholder until the bedrock adapter lands.
+import type { ChatAdapter } from '../types.ts';
+import { UpstreamError } from '../errors.ts';
+const unsupported = (): never => {
+  throw new UpstreamError(501, 'api_error', 'The bedrock wire format is not implemented yet', 'not_implemented', false);
+};
+export const bedrockAdapter: ChatAdapter = {
+  format: 'bedrock',
+  toUpstreamRequest: unsupported,
+  fromUpstreamResponse: unsupported,
+  createStreamDecoder: unsupported,
+  fromUpstreamError: (status, body) => new UpstreamError(502, 'api_error', body, null, false, undefined, status),
+};

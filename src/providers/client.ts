@@ -1,0 +1,92 @@
+/**
+ * ProviderClient: what the gateway calls. For HTTP wire formats it composes an adapter's pure
+ * translation with the transport; in-process providers (mock) implement it directly.
+ */
+import type { ChatAdapter, ChatChunk, ChatRequest, ChatResult, EmbeddingsRequest, EmbeddingsResult, UpstreamTarget, Usage } from './types.ts';
+import { mapNetworkError, send, type SendOptions } from './transport.ts';
+import { malformedUpstream, UpstreamError } from './errors.ts';
+
+export type CallOptions = SendOptions;
+
+/** A streaming response: iterate for chunks; `usage` is final once iteration ends. */
+export interface ChatStream extends AsyncIterable<ChatChunk> {
+  readonly usage: Usage | undefined;
+}
+
+export interface ProviderClient {
+  chat(target: UpstreamTarget, req: ChatRequest, opts: CallOptions): Promise<ChatResult>;
+  /** Resolves once the upstream accepted the request (2xx headers); errors before that reject. */
+  chatStream(target: UpstreamTarget, req: ChatRequest, opts: CallOptions): Promise<ChatStream>;
+  embeddings(target: UpstreamTarget, req: EmbeddingsRequest, opts: CallOptions): Promise<EmbeddingsResult>;
+}
+
+async function readError(adapter: ChatAdapter, res: { statusCode: number; headers: Record<string, any>; body: any }) {
+  let text = '';
+  try {
+    text = await res.body.text();
+  } catch {
+    /* body unreadable: the status alone will do */
+  }
+  return adapter.fromUpstreamError(res.statusCode, text, res.headers);
+}
+
+async function readJson(res: { body: { text(): Promise<string> } }, signal?: AbortSignal): Promise<unknown> {
+  let text: string;
+  try {
+    text = await res.body.text();
+  } catch (err) {
+    throw mapNetworkError(err, signal);
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw malformedUpstream(`response is not JSON: ${text.slice(0, 200)}`);
+  }
+}
+
+export function httpProviderClient(adapter: ChatAdapter): ProviderClient {
+  return {
+    async chat(target, req, opts) {
+      const res = await send(await adapter.toUpstreamRequest(target, req, false), opts);
+      if (res.statusCode < 200 || res.statusCode >= 300) throw await readError(adapter, res);
+      return adapter.fromUpstreamResponse(await readJson(res, opts.signal), target, req);
+    },
+
+    async chatStream(target, req, opts) {
+      const res = await send(await adapter.toUpstreamRequest(target, req, true), opts);
+      if (res.statusCode < 200 || res.statusCode >= 300) throw await readError(adapter, res);
+      const decoder = adapter.createStreamDecoder(target, req);
+      const body = res.body;
+      return {
+        get usage() {
+          return decoder.usage;
+        },
+        async *[Symbol.asyncIterator]() {
+          try {
+            for await (const bytes of body) {
+              const chunks = decoder.push(bytes as Uint8Array);
+              for (let i = 0; i < chunks.length; i++) yield chunks[i];
+            }
+          } catch (err) {
+            if (err instanceof UpstreamError) throw err;
+            throw mapNetworkError(err, opts.signal);
+          } finally {
+            // Stops reading (and frees the socket) when the consumer leaves early, e.g. on client disconnect.
+            if (!body.destroyed) body.destroy();
+          }
+          const rest = decoder.end();
+          for (let i = 0; i < rest.length; i++) yield rest[i];
+        },
+      };
+    },
+
+    async embeddings(target, req, opts) {
+      if (!adapter.toEmbeddingsRequest || !adapter.fromEmbeddingsResponse) {
+        throw new UpstreamError(400, 'invalid_request_error', `Provider ${target.provider.id} does not offer embeddings`, 'embeddings_unsupported', false);
+      }
+      const res = await send(await adapter.toEmbeddingsRequest(target, req), opts);
+      if (res.statusCode < 200 || res.statusCode >= 300) throw await readError(adapter, res);
+      return adapter.fromEmbeddingsResponse(await readJson(res, opts.signal), target, req);
+    },
+  };
+}
