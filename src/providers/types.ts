@@ -27,6 +27,8 @@ export interface ToolCall {
   id: string;
   type: 'function';
   function: { name: string; arguments: string };
+  /** Provider extras that must round-trip (e.g. Gemini thought signatures under extra_content). */
+  [extra: string]: unknown;
 }
 
 export interface AssistantMessage {
@@ -75,6 +77,7 @@ export interface ToolCallDelta {
   id?: string;
   type?: 'function';
   function?: { name?: string; arguments?: string };
+  [extra: string]: unknown;
 }
 
 export interface ChunkDelta {

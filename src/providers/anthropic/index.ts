@@ -1,13 +1,22 @@
-// Placeholder until the anthropic adapter lands.
+/**
+ * Anthropic Messages wire format (POST /v1/messages, anthropic-version 2023-06-01): OpenAI requests are
+ * translated to Messages requests, and responses, streams and errors back to the OpenAI shapes.
+ */
 import type { ChatAdapter } from '../types.ts';
-import { UpstreamError } from '../errors.ts';
-const unsupported = (): never => {
-  throw new UpstreamError(501, 'api_error', 'The anthropic wire format is not implemented yet', 'not_implemented', false);
-};
+import { fromUpstreamError } from './errors.ts';
+import { toUpstreamRequest } from './request.ts';
+import { fromUpstreamResponse } from './response.ts';
+import { AnthropicStreamDecoder } from './stream.ts';
+
+export { toMessagesBody, toUpstreamRequest, structuredOutputTool } from './request.ts';
+export { fromUpstreamResponse, fromAnthropicUsage, toOpenAIUsage, finishReasonOf } from './response.ts';
+export { AnthropicEventTranslator, AnthropicStreamDecoder, parseEvent, type AnthropicEvent } from './stream.ts';
+export { fromUpstreamError, errorFromWire, anthropicError } from './errors.ts';
+
 export const anthropicAdapter: ChatAdapter = {
   format: 'anthropic',
-  toUpstreamRequest: unsupported,
-  fromUpstreamResponse: unsupported,
-  createStreamDecoder: unsupported,
-  fromUpstreamError: (status, body) => new UpstreamError(502, 'api_error', body, null, false, undefined, status),
+  toUpstreamRequest,
+  fromUpstreamResponse,
+  createStreamDecoder: (target, req) => new AnthropicStreamDecoder(target, req),
+  fromUpstreamError,
 };

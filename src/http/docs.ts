@@ -1,0 +1,30 @@
+/** OpenAPI generated from the route schemas (zod), served with Swagger UI at /docs. */
+import type { FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { jsonSchemaTransform } from 'fastify-type-provider-zod';
+import { VERSION } from '../version.ts';
+
+export async function registerDocs(app: FastifyInstance): Promise<void> {
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'Switchyard',
+        description: 'Self-hosted AI gateway: an OpenAI-compatible API over many providers, with usage and cost on every response.',
+        version: VERSION,
+      },
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API key (or the operator ADMIN_API_KEY)' },
+        },
+      },
+      tags: [
+        { name: 'inference', description: 'OpenAI-compatible inference (/v1)' },
+        { name: 'admin', description: 'Operator API (/api/admin), admin role required' },
+        { name: 'ops', description: 'Health, readiness, metrics' },
+      ],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+}

@@ -1,0 +1,78 @@
+/**
+ * Opens the database: real PostgreSQL when a URL is given, else embedded PGlite (on disk under the data
+ * directory, or in memory for `memory://`). Both are reached through `pg` + kysely.
+ */
+import pg from 'pg';
+import { Kysely, Migrator, PostgresDialect, sql, type MigrationResultSet } from 'kysely';
+import type { Database } from './schema.ts';
+import { startEmbeddedDatabase, type EmbeddedDatabase } from './embedded.ts';
+import { migrations } from './migrations/index.ts';
+
+export type Db = Kysely<Database>;
+
+export interface DatabaseHandle {
+  db: Db;
+  kind: 'embedded' | 'postgres';
+  /** Applies pending migrations; safe to call on every start. */
+  migrate(): Promise<MigrationResultSet>;
+  /** True when a trivial query succeeds. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export interface OpenDatabaseOptions {
+  /** PostgreSQL URL; undefined for the embedded database, `memory://` for an in-memory one. */
+  url?: string;
+  dataDir: string;
+  /** PostgreSQL schema to use (created if missing); tests use one per run. */
+  schema?: string;
+  poolSize?: number;
+}
+
+// int8 as string keeps money exact; callers convert with BigInt where they compute.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v);
+
+export async function openDatabase(opts: OpenDatabaseOptions): Promise<DatabaseHandle> {
+  let embedded: EmbeddedDatabase | undefined;
+  let pool: pg.Pool;
+  const schema = opts.schema;
+  if (schema && !/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`invalid database schema name "${schema}"`);
+  const options = schema ? `-c search_path=${schema}` : undefined;
+  if (opts.url && opts.url !== 'memory://') {
+    pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize ?? 10, options });
+  } else {
+    embedded = await startEmbeddedDatabase(opts.url === 'memory://' ? undefined : opts.dataDir);
+    pool = new pg.Pool({ host: embedded.host, port: embedded.port, user: 'postgres', database: 'postgres', max: 1, options });
+  }
+  // A failed idle client must not crash the process; the pool replaces it.
+  pool.on('error', () => {});
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  if (schema) await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
+
+  return {
+    db,
+    kind: embedded ? 'embedded' : 'postgres',
+    async migrate() {
+      const migrator = new Migrator({
+        db,
+        provider: { getMigrations: async () => migrations },
+        ...(schema ? { migrationTableSchema: schema } : {}),
+      });
+      const result = await migrator.migrateToLatest();
+      if (result.error) throw result.error;
+      return result;
+    },
+    async ping() {
+      try {
+        await sql`select 1`.execute(db);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    async close() {
+      await db.destroy();
+      await embedded?.stop();
+    },
+  };
+}

@@ -1,0 +1,28 @@
+// Runs PGlite and its socket server in a worker thread, so the database never blocks the HTTP event loop.
+// Plain JS so the worker needs no TypeScript loader.
+import { parentPort, workerData } from 'node:worker_threads';
+import { PGlite } from '@electric-sql/pglite';
+import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+
+const { dataDir, socketPath } = workerData;
+let db;
+let server;
+try {
+  db = dataDir ? await PGlite.create(dataDir) : await PGlite.create();
+  // One connection: PGlite is single-session, and interleaving transactions of several clients is unsafe.
+  server = new PGLiteSocketServer({ db, path: socketPath, maxConnections: 1 });
+  await server.start();
+  parentPort.postMessage({ type: 'ready' });
+} catch (err) {
+  parentPort.postMessage({ type: 'error', message: err?.message ?? String(err) });
+}
+
+parentPort.on('message', async (msg) => {
+  if (msg?.type !== 'stop') return;
+  try {
+    await server?.stop();
+    await db?.close();
+  } finally {
+    parentPort.postMessage({ type: 'stopped' });
+  }
+});
