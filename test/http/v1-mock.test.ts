@@ -123,7 +123,7 @@ describe('mock/echo through the openai SDK', () => {
     assert.equal(one.id, 'mock/echo');
     const encoded = await server.request('/v1/models/mock%2Fecho');
     assert.equal(encoded.status, 200);
-    assert.equal((await encoded.json()).id, 'mock/echo');
+    assert.equal((await encoded.json() as any).id, 'mock/echo');
     await assert.rejects(client.models.retrieve('mock/nope'), (e: any) => e.status === 404);
   });
 
@@ -139,7 +139,7 @@ describe('authentication', () => {
   it('rejects a missing key with 401 in the OpenAI shape', async () => {
     const res = await fetch(`${server.url}/v1/models`);
     assert.equal(res.status, 401);
-    const body = await res.json();
+    const body: any = await res.json();
     assert.equal(body.error.type, 'authentication_error');
     assert.equal(body.error.code, 'missing_api_key');
   });
@@ -168,7 +168,7 @@ describe('bad requests get a precise 4xx, never a 500', () => {
   it('malformed JSON -> 400 invalid_json', async () => {
     const res = await post('{"model": "mock/echo", "messages": [');
     assert.equal(res.status, 400);
-    assert.equal((await res.json()).error.code, 'invalid_json');
+    assert.equal((await res.json() as any).error.code, 'invalid_json');
   });
 
   it('empty body -> 400', async () => {
@@ -179,7 +179,7 @@ describe('bad requests get a precise 4xx, never a 500', () => {
   it('missing messages -> 400 naming the field', async () => {
     const res = await post(JSON.stringify({ model: 'mock/echo' }));
     assert.equal(res.status, 400);
-    const body = await res.json();
+    const body: any = await res.json();
     assert.equal(body.error.type, 'invalid_request_error');
     assert.equal(body.error.param, 'messages');
   });
@@ -206,7 +206,7 @@ describe('bad requests get a precise 4xx, never a 500', () => {
   it('unknown model -> 404 model_not_found', async () => {
     const res = await post(JSON.stringify({ model: 'no-such-model', messages: [{ role: 'user', content: 'x' }] }));
     assert.equal(res.status, 404);
-    const body = await res.json();
+    const body: any = await res.json();
     assert.equal(body.error.code, 'model_not_found');
     assert.equal(body.error.param, 'model');
   });
@@ -214,7 +214,7 @@ describe('bad requests get a precise 4xx, never a 500', () => {
   it('a known provider that is not enabled -> 404 that says how to enable it', async () => {
     const res = await post(JSON.stringify({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] }));
     assert.equal(res.status, 404);
-    assert.match((await res.json()).error.message, /OPENAI_API_KEY/);
+    assert.match((await res.json() as any).error.message, /OPENAI_API_KEY/);
   });
 
   it('an embedding model used for chat -> 404', async () => {
@@ -227,7 +227,7 @@ describe('bad requests get a precise 4xx, never a 500', () => {
     try {
       const res = await small.request('/v1/chat/completions', { method: 'POST', json: { model: 'mock/echo', messages: [{ role: 'user', content: 'x'.repeat(5000) }] } });
       assert.equal(res.status, 413);
-      assert.equal((await res.json()).error.code, 'request_too_large');
+      assert.equal((await res.json() as any).error.code, 'request_too_large');
     } finally {
       await small.stop();
     }
@@ -241,7 +241,7 @@ describe('bad requests get a precise 4xx, never a 500', () => {
   it('unknown route -> 404 JSON', async () => {
     const res = await server.request('/v1/nope');
     assert.equal(res.status, 404);
-    assert.equal((await res.json()).error.code, 'route_not_found');
+    assert.equal((await res.json() as any).error.code, 'route_not_found');
   });
 
   it('embeddings with a bad input type -> 400', async () => {

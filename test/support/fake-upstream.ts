@@ -126,7 +126,8 @@ export async function startFakeUpstream(initial?: FakeHandler): Promise<FakeUpst
         return;
       }
       if (res.destroyed) return;
-      res.write(pieces[i]);
+      // Wait for each write to flush, so a later cut (destroy) does not discard buffered pieces.
+      await new Promise<void>((resolve) => res.write(pieces[i], () => resolve()));
       if (reply.chunkDelayMs) await sleep(reply.chunkDelayMs);
     }
     if (reply.cutAfter !== undefined && reply.cutAfter <= pieces.length) {
