@@ -84,6 +84,7 @@ before(async () => {
       fallbacks: ['backup/test-model'],
     })),
     upstream: { maxAttempts: 1, firstByteTimeoutMs: 1500, streamIdleTimeoutMs: 1500, totalTimeoutMs: 10_000 },
+    streamHeartbeatMs: 150,
     requestLog: { batchSize: 1000, flushIntervalMs: 10_000, maxQueue: 10_000 },
   });
   client = server.openai();
@@ -92,6 +93,20 @@ before(async () => {
 after(async () => {
   await server?.stop();
   for (const f of fakes.values()) await f.close();
+});
+
+describe('stream heartbeats', () => {
+  it('sends SSE comments during long upstream silences', async () => {
+    fakes.get('up-openai')!.setHandler(scripted(fakeOpenAI, () => ({ text: 'slow answer', chunkDelayMs: 400 })));
+    const res = await fetch(`${server.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${(client as any).apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'up-openai/test-model', stream: true, messages: [{ role: 'user', content: 'x' }] }),
+    });
+    const text = await res.text();
+    assert.match(text, /^: keep-alive$/m);
+    assert.match(text, /data: \[DONE\]/);
+  });
 });
 
 async function lastLog(requestId: string) {
@@ -256,6 +271,31 @@ for (const fam of FAMILIES) {
       assert.ok(res.usage!.completion_tokens > 0);
       assert.equal((res.usage as any).estimated, true);
       assert.ok((res.usage as any).cost > 0);
+    });
+
+    it('a stream cut after the first byte ends with an error event, and is not charged', async () => {
+      use(() => ({ text: 'alpha beta gamma delta epsilon zeta eta theta', cutAfter: 3, chunkDelayMs: 5 }));
+      const res = await fetch(`${server.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${(client as any).apiKey}`, 'content-type': 'application/json', 'x-request-id': `cut-${fam.id}` },
+        body: JSON.stringify({ model, stream: true, messages: [{ role: 'user', content: 'x' }] }),
+      });
+      assert.equal(res.status, 200);
+      const events = (await res.text()).split('\n\n').filter((e) => e.startsWith('data: '));
+      const last = JSON.parse(events.at(-1)!.slice(6));
+      assert.ok(last.error, `last event is an error: ${events.at(-1)}`);
+      assert.ok(!events.includes('data: [DONE]'));
+      // The SDK surfaces the in-stream error as an exception.
+      await assert.rejects(
+        (async () => {
+          const s = await client.chat.completions.create({ model, stream: true, messages: [{ role: 'user', content: 'x' }] });
+          for await (const _ of s);
+        })(),
+      );
+      const log = await lastLog(`cut-${fam.id}`);
+      assert.ok(log);
+      assert.ok(log.status >= 500);
+      assert.equal(log.cost_pico, '0');
     });
 
     it('a client that disconnects mid-stream aborts the upstream and pays for what it got', async () => {
