@@ -5,6 +5,8 @@ type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 /** int8 columns come back from `pg` as strings; we write bigint or numeric strings. */
 type Int8 = ColumnType<string, bigint | string | number, bigint | string | number>;
 type Json<T = unknown> = ColumnType<T, string, string>;
+/** A column with a database default: optional on insert. */
+type Defaulted<T> = ColumnType<T, T | undefined, T>;
 
 export interface ModelsTable {
   id: string;
@@ -42,20 +44,20 @@ export interface RequestLogsTable {
   error_code: string | null;
   error_message: string | null;
   finish_reason: string | null;
-  input_tokens: number;
-  cache_read_tokens: number;
-  cache_write_tokens: number;
-  output_tokens: number;
-  reasoning_tokens: number;
-  usage_estimated: boolean;
+  input_tokens: Defaulted<number>;
+  cache_read_tokens: Defaulted<number>;
+  cache_write_tokens: Defaulted<number>;
+  output_tokens: Defaulted<number>;
+  reasoning_tokens: Defaulted<number>;
+  usage_estimated: Defaulted<boolean>;
   /** Cost in pico-USD (1e-12 USD): exact for any price with 6 decimals per million tokens. */
-  cost_pico: Int8;
+  cost_pico: ColumnType<string, bigint | string | number | undefined, bigint | string | number>;
   latency_ms: number;
   ttft_ms: number | null;
-  attempts: number;
+  attempts: Defaulted<number>;
   api_key_id: string | null;
   user_id: string | null;
-  client_aborted: boolean;
+  client_aborted: Defaulted<boolean>;
 }
 
 export interface Database {
