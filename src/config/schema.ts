@@ -15,7 +15,8 @@ export type PricingInput = z.infer<typeof PricingSchema>;
 
 export const ProviderConfigSchema = z.object({
   id: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'lowercase letters, digits, "-" and "_" only'),
-  type: z.enum(WIRE_FORMATS).default('openai'),
+  /** Wire format; defaults to the preset's, else `openai`. */
+  type: z.enum(WIRE_FORMATS).optional(),
   /** Preset to inherit defaults from (base URL, headers, quirks); defaults to `id` when it names a preset. */
   preset: z.string().optional(),
   base_url: z.string().url().optional(),

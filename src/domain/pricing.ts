@@ -19,10 +19,10 @@ export const ZERO_PRICING: Pricing = { input: 0n, output: 0n, cachedInput: null,
 /** USD per million tokens (a JSON number, up to 6 decimals) -> micro-USD per million tokens. */
 export function usdToMicro(usd: number, field = 'price'): bigint {
   if (!Number.isFinite(usd) || usd < 0) throw badRequest(`${field} must be a non-negative number`, 'invalid_price', field);
-  const scaled = usd * 1e6;
-  const rounded = Math.round(scaled);
-  // Reject precision we cannot keep exactly rather than silently rounding money.
-  if (Math.abs(scaled - rounded) > 1e-6 * Math.max(1, Math.abs(scaled)) || !Number.isSafeInteger(rounded)) {
+  const rounded = Math.round(usd * 1e6);
+  // Reject precision we cannot keep exactly rather than silently rounding money: the integer must map back
+  // to the very same JSON number.
+  if (!Number.isSafeInteger(rounded) || rounded / 1e6 !== usd) {
     throw badRequest(`${field} must have at most 6 decimals`, 'invalid_price', field);
   }
   return BigInt(rounded);

@@ -136,11 +136,13 @@ export class Router {
       const entry = this.registry.get(providerId);
       if (entry) {
         if (!entry.enabled) throw modelNotFound(`The provider "${providerId}" is not enabled: ${entry.disabledReason}.`);
-        const m = this.catalog.get(name);
+        // A provider derived from a preset (e.g. a second OpenAI account) shares the preset's catalog entries.
+        const preset = entry.provider.preset;
+        const m = this.catalog.get(name) ?? (preset && preset !== providerId ? this.catalog.get(`${preset}/${name.slice(slash + 1)}`) : undefined);
         if (m) {
           if (!m.enabled) throw modelNotFound(`The model "${name}" is disabled.`);
           if (m.kind !== kind) throw modelNotFound(`The model "${name}" is ${m.kind === 'embedding' ? 'an embedding' : 'a chat'} model.`);
-          return this.fromCatalog(m, entry);
+          return { ...this.fromCatalog(m, entry), modelId: name, pricing: this.prices.get(name) ?? this.prices.get(m.id) ?? m.pricing };
         }
         // Local and declared endpoints serve whatever they host; cloud providers need a catalog entry for its price.
         if (entry.local) {

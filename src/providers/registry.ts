@@ -48,10 +48,9 @@ function interpolate(value: string | undefined, env: Config['env']): string | un
 
 const trimSlash = (url: string) => url.replace(/\/+$/, '');
 
-function resolveOne(preset: ProviderPreset | undefined, file: ProviderConfigInput | undefined, config: Config, clients: Map<WireFormat, ProviderClient>): ProviderEntry {
+function resolveOne(id: string, preset: ProviderPreset | undefined, file: ProviderConfigInput | undefined, config: Config, clients: Map<WireFormat, ProviderClient>): ProviderEntry {
   const env = config.env;
-  const id = file?.id ?? preset!.id;
-  const type: WireFormat = file?.type && (file.type !== 'openai' || !preset) ? file.type : (preset?.type ?? file?.type ?? 'openai');
+  const type: WireFormat = file?.type ?? preset?.type ?? 'openai';
   const envKey = env[envName(id, 'API_KEY')] || undefined;
   const envBase = env[envName(id, 'BASE_URL')] || undefined;
   const apiKey = interpolate(file?.api_key, env) || envKey;
@@ -63,32 +62,36 @@ function resolveOne(preset: ProviderPreset | undefined, file: ProviderConfigInpu
   if (type === 'bedrock' && !baseUrl) baseUrl = `https://bedrock-runtime.${region}.amazonaws.com`;
   baseUrl = trimSlash(baseUrl);
 
-  const local = Boolean(preset?.local || preset?.builtin || type === 'mock');
-  let enabled: boolean;
-  let disabledReason: string | undefined;
+  // A provider without a preset is a custom endpoint (vLLM, LM Studio, a proxy): it may need no key and may
+  // serve any model. One derived from a cloud preset keeps the preset's rules: a key, and catalog models only.
+  const custom = !preset;
+  const local = custom || Boolean(preset?.local || preset?.builtin || type === 'mock');
   const hasCredentials = type === 'bedrock' ? Boolean(apiKey || (accessKeyId && secretAccessKey)) : Boolean(apiKey);
+  let enabled: boolean;
   if (preset?.builtin) enabled = true;
-  else if (file && !preset) enabled = Boolean(baseUrl); // custom endpoints may need no key (vLLM, LM Studio)
+  else if (custom) enabled = Boolean(baseUrl);
   else if (preset?.local) enabled = Boolean(file?.base_url ?? envBase);
   else enabled = hasCredentials && Boolean(baseUrl);
   if (file?.enabled === false) enabled = false;
-  else if (file?.enabled === true && baseUrl) enabled = true;
+  else if (file?.enabled === true && baseUrl && (local || hasCredentials)) enabled = true;
+  let disabledReason: string | undefined;
   if (!enabled) {
-    disabledReason = file?.enabled === false
-      ? 'disabled in the config file'
-      : preset?.local
-        ? `set ${envName(id, 'BASE_URL')} to enable it`
-        : !baseUrl
-          ? `set ${envName(id, 'BASE_URL')}${hasCredentials ? '' : ` and ${envName(id, 'API_KEY')}`} to enable it`
-          : type === 'bedrock'
-            ? `set ${envName(id, 'API_KEY')} or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY to enable it`
-            : `set ${envName(id, 'API_KEY')} to enable it`;
+    disabledReason =
+      file?.enabled === false
+        ? 'disabled in the config file'
+        : preset?.local
+          ? `set ${envName(id, 'BASE_URL')} to enable it`
+          : !baseUrl
+            ? `set ${envName(id, 'BASE_URL')}${hasCredentials ? '' : ` and ${envName(id, 'API_KEY')}`} to enable it`
+            : type === 'bedrock'
+              ? `set ${envName(id, 'API_KEY')} or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY to enable it`
+              : `set ${envName(id, 'API_KEY')} to enable it`;
   }
 
   const provider: ResolvedProvider = {
     id,
     type,
-    preset: file?.preset ?? preset?.id,
+    preset: preset?.id,
     baseUrl,
     apiKey,
     headers: Object.fromEntries(Object.entries(file?.headers ?? {}).map(([k, v]) => [k.toLowerCase(), interpolate(v, env) ?? ''])),
@@ -105,21 +108,19 @@ function resolveOne(preset: ProviderPreset | undefined, file: ProviderConfigInpu
     client = type === 'mock' ? mockClient(() => config.mockLatencyMs) : httpProviderClient(ADAPTERS[type]);
     clients.set(type, client);
   }
-  return { provider, name: preset?.name ?? id, client, enabled, disabledReason, declared: Boolean(file), local: local || Boolean(file && !preset) };
+  return { provider, name: preset && preset.id === id ? preset.name : id, client, enabled, disabledReason, declared: Boolean(file), local };
 }
 
 export function buildProviderRegistry(config: Config): ProviderRegistry {
   const clients = new Map<WireFormat, ProviderClient>();
   const entries = new Map<string, ProviderEntry>();
   const declared = new Map(config.providers.map((p) => [p.id, p]));
-  for (const preset of PRESETS) entries.set(preset.id, resolveOne(preset, declared.get(preset.id), config, clients));
+  for (const preset of PRESETS) entries.set(preset.id, resolveOne(preset.id, preset, declared.get(preset.id), config, clients));
   for (const file of config.providers) {
     if (presetById.has(file.id)) continue;
     const preset = file.preset ? presetById.get(file.preset) : undefined;
     if (file.preset && !preset) throw new Error(`providers.${file.id}: unknown preset "${file.preset}"`);
-    const entry = resolveOne(undefined, { ...file, base_url: file.base_url ?? preset?.baseUrl, type: file.type ?? preset?.type }, config, clients);
-    entry.provider.preset = file.preset;
-    if (preset?.streamUsageOption === false) entry.provider.streamUsageOption = false;
+    const entry = resolveOne(file.id, preset, file, config, clients);
     if (!entry.provider.baseUrl) throw new Error(`providers.${file.id}: base_url is required for a custom provider`);
     entries.set(file.id, entry);
   }

@@ -171,7 +171,7 @@ describe('loadConfig file', () => {
     assert.equal(c.dataDir, '/var/lib/switchyard');
     assert.equal(c.logLevel, 'debug');
     assert.equal(c.providers.length, 2);
-    assert.deepEqual(c.providers[0], { id: 'local-vllm', type: 'openai', base_url: 'http://10.0.0.5:8000/v1', headers: { 'X-Team': 'research' } });
+    assert.deepEqual(c.providers[0], { id: 'local-vllm', base_url: 'http://10.0.0.5:8000/v1', headers: { 'X-Team': 'research' } });
     assert.equal(c.providers[1].api_key, '${OPENAI_KEY_FROM_VAULT}', 'interpolation is the registry’s job');
     assert.deepEqual(c.models, [
       {

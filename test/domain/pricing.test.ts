@@ -62,7 +62,7 @@ describe('usdToMicro', () => {
     expectInvalidPrice(() => usdToMicro(0.0000025, 'pricing.input'), 'pricing.input');
   });
 
-  it('rejects a 7th decimal on prices of a dollar or more instead of rounding it away', { todo: 'bug: usdToMicro tolerance is relative (1e-6 × scaled), so 2.5000001 becomes 2500000n' }, () => {
+  it('rejects a 7th decimal on prices of a dollar or more instead of rounding it away', () => {
     expectInvalidPrice(() => usdToMicro(2.5000001), 'price');
     expectInvalidPrice(() => usdToMicro(1.0000004), 'price');
     expectInvalidPrice(() => usdToMicro(15.1234567), 'price');

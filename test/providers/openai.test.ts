@@ -207,7 +207,7 @@ describe('openai response validation', () => {
 
   it(
     'turns a 200 body holding only an error object into that error, not a malformed-response error',
-    { todo: 'bug: fromUpstreamResponse checks choices before error, so the error branch is unreachable without choices' },
+
     () => {
       const err = expectUpstreamError(() => fromUpstreamResponse({ error: { message: 'No endpoints found that support tool use.', code: 404 } }), {
         status: 404,

@@ -203,7 +203,7 @@ describe('providers from the config file', () => {
     assert.notEqual(e.client, get(registry(), 'openai').client);
   });
 
-  it('inherits the wire format of its preset', { todo: 'bug: the schema defaults type to "openai", so `file.type ?? preset.type` never uses the preset type' }, () => {
+  it('inherits the wire format of its preset', () => {
     const e = get(registry({}, { providers: [{ id: 'claude-eu', preset: 'anthropic', api_key: 'k' }] }), 'claude-eu');
     assert.equal(e.provider.baseUrl, 'https://api.anthropic.com');
     assert.equal(e.provider.type, 'anthropic');

@@ -40,11 +40,8 @@ function headers(target: UpstreamTarget): Record<string, string> {
 
 export function toUpstreamRequest(target: UpstreamTarget, req: ChatRequest, stream: boolean): UpstreamRequest {
   const body: Json = { ...req, model: target.model, stream };
-  if (stream) {
-    if (target.provider.streamUsageOption) body.stream_options = { ...(req.stream_options ?? {}), include_usage: true };
-  } else {
-    delete body.stream_options;
-  }
+  if (stream && target.provider.streamUsageOption) body.stream_options = { ...(req.stream_options ?? {}), include_usage: true };
+  else delete body.stream_options; // upstreams without the option reject it; they report usage anyway
   return { method: 'POST', url: endpoint(target, '/chat/completions'), headers: headers(target), body: JSON.stringify(body) };
 }
 
@@ -71,8 +68,9 @@ const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v > 
 
 export function fromUpstreamResponse(body: unknown): { completion: ChatCompletion; usage: Usage | undefined } {
   const b = body as Json;
+  // Some upstreams (OpenRouter) answer 200 with only an error object.
+  if (b && typeof b === 'object' && b.error) throw errorFromBody(b.error, 502);
   if (!b || typeof b !== 'object' || !Array.isArray(b.choices)) throw malformedUpstream('response has no choices array');
-  if (b.error) throw errorFromBody(b.error, 502);
   const usage = fromUpstreamUsage(b.usage);
   return { completion: b as ChatCompletion, usage };
 }
