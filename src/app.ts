@@ -9,11 +9,32 @@ import { RequestLogWriter } from './telemetry/request-log.ts';
 import { createLogger, type Logger } from './telemetry/logger.ts';
 import { Catalog } from './domain/catalog/catalog.ts';
 import { loadSeedCatalog } from './domain/catalog/seed.ts';
-import { createAuthenticator, type Authenticator } from './domain/auth/principal.ts';
+import { Authenticator } from './domain/auth/principal.ts';
+import { AccessTokens } from './domain/auth/jwt.ts';
+import { resolveJwtSecret } from './domain/auth/jwt-secret.ts';
+import { LoginGuard } from './domain/auth/login-guard.ts';
+import { SessionService } from './domain/auth/sessions.ts';
+import { AuditLog } from './domain/audit/audit.ts';
+import { CacheBus } from './domain/cache-bus.ts';
+import { KeyService } from './domain/keys/keys.ts';
+import { KeyUsageTracker } from './domain/keys/usage-tracker.ts';
+import { createMailer, type Mailer } from './domain/mail/mailer.ts';
+import { OrgService } from './domain/orgs/orgs.ts';
+import { UserService } from './domain/users/users.ts';
+import { openRedis, type RedisHandle } from './store/redis.ts';
+import { Ledger } from './domain/credits/ledger.ts';
+import { CreditBook } from './domain/credits/book.ts';
+import { ChargeWriter } from './domain/credits/charge-writer.ts';
+import { MemoryReservations, RedisReservations } from './domain/credits/reservations.ts';
+import { usdToPico } from './domain/credits/units.ts';
+import type { UserRecord } from './domain/users/records.ts';
 import { ensureBootstrapKey } from './domain/auth/bootstrap-key.ts';
 import { buildProviderRegistry, type ProviderRegistry } from './providers/registry.ts';
 import { closeTransport } from './providers/transport.ts';
 import { Gateway } from './gateway/index.ts';
+import { createObservability, type Observability } from './domain/ops/observability.ts';
+import { plansFor, type Plans } from './domain/plans/plans.ts';
+import { BillingService } from './domain/billing/billing.ts';
 
 export interface Services {
   config: Config;
@@ -26,6 +47,25 @@ export interface Services {
   registry: ProviderRegistry;
   gateway: Gateway;
   auth: Authenticator;
+  redis: RedisHandle | undefined;
+  bus: CacheBus;
+  users: UserService;
+  keys: KeyService;
+  keyUsage: KeyUsageTracker;
+  orgs: OrgService;
+  sessions: SessionService;
+  audit: AuditLog;
+  mailer: Mailer;
+  accessTokens: AccessTokens;
+  ledger: Ledger;
+  credits: CreditBook;
+  charges: ChargeWriter;
+  /** Health, incidents, rollups, retention, client events, operator caches, tracing (issue 5). */
+  observability: Observability;
+  /** Plans and tiers (limits, features, allowances); the same instance gateway admission reads. */
+  plans: Plans;
+  /** Stripe checkout, subscriptions and webhooks (stub mode without STRIPE_SECRET_KEY). */
+  billing: BillingService;
   startedAt: Date;
   /** False until migrations ran and the catalog loaded; /ready reports it. */
   ready: boolean;
@@ -47,14 +87,49 @@ export async function createServices(config: Config, opts: CreateServicesOptions
     log.warn({ path: boot.path }, boot.created ? 'ADMIN_API_KEY is not set: generated a bootstrap admin key and saved it to this file' : 'ADMIN_API_KEY is not set: using the bootstrap admin key saved in this file');
   }
   const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, schema: opts.databaseSchema });
+  let redis: RedisHandle | undefined;
   try {
     await database.migrate();
+    if (config.redisUrl) redis = await openRedis(config.redisUrl, (err) => log.error({ err }, 'redis error'));
+    const bus = new CacheBus(redis);
+    await bus.start();
     const catalog = new Catalog(database.db);
     const seed = loadSeedCatalog();
     await catalog.importModels(seed.models, 'seed');
     const metrics = createMetrics();
     const requestLog = new RequestLogWriter(database.db, config.requestLog, metrics, log);
-    const gateway = new Gateway(config, registry, catalog, metrics, requestLog);
+    const ledger = new Ledger(database.db, bus);
+    const credits = new CreditBook(redis ? new RedisReservations(redis) : new MemoryReservations(), ledger, bus);
+    const charges = new ChargeWriter(ledger, credits, log, { batchSize: 500, flushIntervalMs: config.credits.chargeFlushIntervalMs });
+    const gateway = new Gateway(config, registry, catalog, metrics, requestLog, bus, redis, credits);
+    const observability = await createObservability({ config, db: database.db, metrics, log, requestLog, catalog, registry });
+
+    const jwt = await resolveJwtSecret({ configured: config.jwtSecret, dataDir: config.dataDir, embedded: database.kind === 'embedded', db: database.db });
+    if (jwt.source === 'database') log.warn('JWT_SECRET is not set: using a generated secret stored in the database (set JWT_SECRET to control it)');
+    const accessTokens = new AccessTokens(jwt.secret, config.accessTokenTtlSeconds);
+    const users = new UserService(database.db, bus);
+    const orgs = new OrgService(database.db);
+    const keys = new KeyService(database.db, orgs, bus);
+    const keyUsage = new KeyUsageTracker(database.db, log);
+    keyUsage.start();
+    const audit = new AuditLog(database.db);
+    const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, log });
+    const trialCredit = config.trial.creditUsd > 0 ? usdToPico(config.trial.creditUsd) : 0n;
+    const grantTrial = async (user: UserRecord) => {
+      if (trialCredit <= 0n) return;
+      await ledger.apply({ type: 'user', id: user.id }, { kind: 'trial', amount: trialCredit, reason: 'trial credit', actor: { type: 'system', id: null }, referenceType: 'trial', referenceId: user.id });
+    };
+    const sessions = new SessionService(database.db, users, accessTokens, new LoginGuard(config.loginLimits, redis), audit, mailer, config, grantTrial);
+    const auth = new Authenticator(adminKey, keys, users, accessTokens, keyUsage, bus);
+
+    // Operators see and clear these through /api/admin (observability's cache registry and resolve endpoint).
+    const { breakers, stats } = gateway.resilience;
+    observability.breakers = { state: (provider, model) => breakers.view(`${provider}/${model}`)?.state ?? 'closed' };
+    observability.caches.register({ name: 'api_keys', description: 'Authenticated API keys (in-process LRU)', stats: () => ({ entries: auth.keyCache.size }), clear: () => auth.keyCache.clear() });
+    observability.caches.register({ name: 'circuit_breakers', description: 'Circuit breaker state per deployment', stats: () => ({ tracked: breakers.list().length }), clear: () => void breakers.resetAll() });
+    observability.caches.register({ name: 'deployment_stats', description: 'Measured latency and throughput per deployment', clear: () => stats.clear() });
+    const plans = plansFor(config);
+    const billing = new BillingService({ db: database.db, ledger, users, audit, plans, config, log });
     return {
       config,
       log,
@@ -65,11 +140,28 @@ export async function createServices(config: Config, opts: CreateServicesOptions
       catalogAsOf: seed.asOf,
       registry,
       gateway,
-      auth: createAuthenticator(adminKey),
+      auth,
+      redis,
+      bus,
+      users,
+      keys,
+      keyUsage,
+      orgs,
+      sessions,
+      audit,
+      mailer,
+      accessTokens,
+      ledger,
+      credits,
+      charges,
+      observability,
+      plans,
+      billing,
       startedAt: new Date(),
       ready: true,
     };
   } catch (err) {
+    await redis?.close();
     await database.close();
     throw err;
   }
@@ -78,7 +170,11 @@ export async function createServices(config: Config, opts: CreateServicesOptions
 /** Flushes what is queued and releases connections. Call after the HTTP server stopped accepting. */
 export async function closeServices(s: Services): Promise<void> {
   s.ready = false;
+  await s.charges.drain();
   await s.requestLog.drain();
+  await s.observability.close();
+  await s.keyUsage.stop();
+  await s.redis?.close();
   await s.database.close();
   await closeTransport();
 }

@@ -15,6 +15,14 @@ export class AppError extends Error {
   ) {
     super(message);
   }
+
+  /** Extra response headers (e.g. rate-limit state on a 429). */
+  headers?: Record<string, string>;
+
+  withHeaders(headers: Record<string, string>): this {
+    this.headers = { ...this.headers, ...headers };
+    return this;
+  }
 }
 
 export const badRequest = (message: string, code: string | null = 'invalid_request', param: string | null = null) =>

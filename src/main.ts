@@ -4,6 +4,8 @@ import { loadConfig, ConfigError } from './config/load.ts';
 import { buildServer } from './server.ts';
 import { openDatabase } from './store/db.ts';
 import { VERSION } from './version.ts';
+import { registerAccountCommands } from './cli/accounts.ts';
+import { AppError } from './errors.ts';
 
 function configOrExit() {
   try {
@@ -71,4 +73,15 @@ program
     }
   });
 
-await program.parseAsync(process.argv);
+registerAccountCommands(program, configOrExit);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  // Expected failures (bad arguments, unknown ids, duplicates) print one line, not a stack trace.
+  if (err instanceof AppError) {
+    process.stderr.write(`switchyard: ${err.message}\n`);
+    process.exit(err.status === 404 ? 3 : 2);
+  }
+  throw err;
+}

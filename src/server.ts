@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Config } from './config/schema.ts';
 import { closeServices, createServices, type CreateServicesOptions, type Services } from './app.ts';
-import { installErrorHandlers } from './http/errors.ts';
+import { installErrorHandlers, sendError } from './http/errors.ts';
 import { registerDocs } from './http/docs.ts';
 import { requireAdmin, requireApiKey } from './http/auth.ts';
 import { opsRoutes } from './http/ops/routes.ts';
@@ -12,6 +12,23 @@ import { chatRoutes } from './http/v1/chat.ts';
 import { embeddingsRoutes } from './http/v1/embeddings.ts';
 import { modelsRoutes } from './http/v1/models.ts';
 import { adminModelRoutes } from './http/api/admin/models.ts';
+import { adminAnalyticsRoutes } from './http/api/admin/analytics.ts';
+import { adminIncidentRoutes } from './http/api/admin/incidents.ts';
+import { adminOpsRoutes } from './http/api/admin/ops.ts';
+import { analyticsEventRoutes } from './http/api/analytics-events.ts';
+import { statusRoutes } from './http/ops/status.ts';
+import { adminUserRoutes } from './http/api/admin/users.ts';
+import { authRoutes } from './http/api/auth.ts';
+import { keyRoutes } from './http/api/keys.ts';
+import { orgRoutes } from './http/api/orgs.ts';
+import { creditRoutes } from './http/api/credits.ts';
+import { planRoutes } from './http/api/plans.ts';
+import { billingRoutes } from './http/api/billing.ts';
+import { adminCreditRoutes } from './http/api/admin/credits.ts';
+import { adminDiagnosticsRoutes } from './http/api/admin/diagnostics.ts';
+import { adminBreakerRoutes } from './http/api/admin/breakers.ts';
+import { couponRoutes } from './http/api/coupons.ts';
+import { adminCouponRoutes } from './http/api/admin/coupons.ts';
 import { loggerOptions, type Logger } from './telemetry/logger.ts';
 
 export interface Server {
@@ -27,6 +44,7 @@ export async function buildServer(config: Config, opts: CreateServicesOptions = 
   const app = Fastify({
     logger: loggerOptions(config.logLevel),
     bodyLimit: config.maxBodyBytes,
+    trustProxy: config.trustProxy,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : `req_${randomUUID().replace(/-/g, '')}`;
@@ -35,7 +53,9 @@ export async function buildServer(config: Config, opts: CreateServicesOptions = 
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
-    routerOptions: { ignoreTrailingSlash: true },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 512 },
+    // Router-level failures (bad percent-encoding, over-long URLs) get the same JSON error shape as the rest.
+    frameworkErrors: (err, _request, reply) => sendError(reply, err),
   }).withTypeProvider<ZodTypeProvider>();
   const services = await createServices(config, { ...opts, log: app.log as unknown as Logger });
 
@@ -56,9 +76,17 @@ export async function buildServer(config: Config, opts: CreateServicesOptions = 
 
   await registerDocs(app);
   await app.register(opsRoutes, { services });
+  await app.register(statusRoutes, { services });
+  await app.register(
+    async (api) => {
+      api.addHook('onRequest', requireApiKey(services.auth));
+      await api.register(analyticsEventRoutes, { services });
+    },
+    { prefix: '/api' },
+  );
   await app.register(
     async (v1) => {
-      v1.addHook('onRequest', requireApiKey(services.auth));
+      v1.addHook('onRequest', requireApiKey(services.auth, config.anonymous));
       await v1.register(chatRoutes, { services });
       await v1.register(embeddingsRoutes, { services });
       await v1.register(modelsRoutes, { services });
@@ -69,9 +97,24 @@ export async function buildServer(config: Config, opts: CreateServicesOptions = 
     async (admin) => {
       admin.addHook('onRequest', requireAdmin(services.auth));
       await admin.register(adminModelRoutes, { services });
+      await admin.register(adminAnalyticsRoutes, { services });
+      await admin.register(adminIncidentRoutes, { services });
+      await admin.register(adminOpsRoutes, { services });
+      await admin.register(adminUserRoutes, { services });
+      await admin.register(adminCreditRoutes, { services });
+      await admin.register(adminDiagnosticsRoutes, { services });
+      await admin.register(adminBreakerRoutes, { services });
+      await admin.register(adminCouponRoutes, { services });
     },
     { prefix: '/api/admin' },
   );
+  await app.register(authRoutes, { services, prefix: '/api/auth' });
+  await app.register(keyRoutes, { services, prefix: '/api/keys' });
+  await app.register(orgRoutes, { services, prefix: '/api/orgs' });
+  await app.register(creditRoutes, { services, prefix: '/api' });
+  await app.register(planRoutes, { services, prefix: '/api' });
+  await app.register(billingRoutes, { services, prefix: '/api/billing' });
+  await app.register(couponRoutes, { services, prefix: '/api/coupons' });
   app.get('/', { schema: { hide: true } }, async () => ({ name: 'switchyard', docs: '/docs', health: '/health', api: '/v1' }));
   await app.ready();
 

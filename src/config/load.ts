@@ -20,6 +20,16 @@ const ENV_FIELDS = {
   CATALOG_SYNC_URL: { field: 'catalogSyncUrl', kind: 'string' },
   STREAM_HEARTBEAT_MS: { field: 'streamHeartbeatMs', kind: 'int' },
   MOCK_LATENCY_MS: { field: 'mockLatencyMs', kind: 'int' },
+  TRUST_PROXY: { field: 'trustProxy', kind: 'bool' },
+  JWT_SECRET: { field: 'jwtSecret', kind: 'string' },
+  ACCESS_TOKEN_TTL_SECONDS: { field: 'accessTokenTtlSeconds', kind: 'int' },
+  REFRESH_TOKEN_TTL_DAYS: { field: 'refreshTokenTtlDays', kind: 'int' },
+  PASSWORD_RESET_TTL_MINUTES: { field: 'passwordResetTtlMinutes', kind: 'int' },
+  ALLOW_REGISTRATION: { field: 'allowRegistration', kind: 'bool' },
+  SMTP_URL: { field: 'smtpUrl', kind: 'string' },
+  MAIL_FROM: { field: 'mailFrom', kind: 'string' },
+  PUBLIC_URL: { field: 'publicUrl', kind: 'string' },
+  PROTECTED_DOMAINS: { field: 'protectedDomains', kind: 'list' },
 } as const;
 
 const ENV_NESTED = {
@@ -30,7 +40,70 @@ const ENV_NESTED = {
   REQUEST_LOG_BATCH_SIZE: ['requestLog', 'batchSize'],
   REQUEST_LOG_FLUSH_INTERVAL_MS: ['requestLog', 'flushIntervalMs'],
   REQUEST_LOG_MAX_QUEUE: ['requestLog', 'maxQueue'],
+  REQUEST_LOG_RETENTION_DAYS: ['requestLog', 'retentionDays'],
+  HEALTH_WINDOW_MS: ['health', 'windowMs'],
+  HEALTH_MIN_REQUESTS: ['health', 'minRequests'],
+  INCIDENT_OPEN_AFTER_MS: ['health', 'incidentOpenAfterMs'],
 } as const;
+
+/** Nested settings that are not integers: [group, field, kind]. */
+const ENV_NESTED_OTHER = {
+  TRACING_ENABLED: ['tracing', 'enabled', 'bool'],
+  OTEL_EXPORTER_OTLP_ENDPOINT: ['tracing', 'endpoint', 'string'],
+  TRIAL_DAYS: ['trial', 'days', 'int'],
+  TRIAL_CREDIT_USD: ['trial', 'creditUsd', 'number'],
+  ANONYMOUS_ACCESS: ['anonymous', 'enabled', 'bool'],
+  ANONYMOUS_MODELS: ['anonymous', 'models', 'list'],
+  ANONYMOUS_RPM: ['anonymous', 'rpm', 'int'],
+  LOGIN_MAX_FAILURES_PER_IP: ['loginLimits', 'perIp', 'int'],
+  LOGIN_MAX_FAILURES_PER_ACCOUNT: ['loginLimits', 'perAccount', 'int'],
+  LOGIN_FAILURE_WINDOW_SECONDS: ['loginLimits', 'windowSeconds', 'int'],
+  CREDITS_MODE: ['credits', 'mode', 'string'],
+  INFERENCE_MAX_IN_FLIGHT: ['gate', 'maxInFlight', 'int'],
+  BREAKER_WINDOW_MS: ['breakers', 'windowMs', 'int'],
+  BREAKER_MIN_REQUESTS: ['breakers', 'minRequests', 'int'],
+  BREAKER_FAILURE_RATE: ['breakers', 'failureRate', 'number'],
+  BREAKER_OPEN_MS: ['breakers', 'openMs', 'int'],
+  BREAKER_MAX_OPEN_MS: ['breakers', 'maxOpenMs', 'int'],
+  INFERENCE_MAX_QUEUE: ['gate', 'maxQueue', 'int'],
+  INFERENCE_QUEUE_TIMEOUT_MS: ['gate', 'queueTimeoutMs', 'int'],
+  ADMIN_MAX_CREDIT_GRANT: ['credits', 'maxGrantUsd', 'number'],
+  ADMIN_DAILY_GRANT_LIMIT: ['credits', 'dailyGrantLimitUsd', 'number'],
+  RESERVE_OUTPUT_TOKENS: ['credits', 'reserveOutputTokens', 'int'],
+  STRIPE_SECRET_KEY: ['billing', 'stripeSecretKey', 'string'],
+  STRIPE_WEBHOOK_SECRET: ['billing', 'stripeWebhookSecret', 'string'],
+  STRIPE_API_BASE: ['billing', 'stripeApiBase', 'string'],
+  STRIPE_PRICE_PRO: ['billing', 'stripePricePro', 'string'],
+  STRIPE_PRICE_POWER: ['billing', 'stripePricePower', 'string'],
+  STRIPE_PRICE_TEAM: ['billing', 'stripePriceTeam', 'string'],
+  BILLING_SUCCESS_URL: ['billing', 'successUrl', 'string'],
+  BILLING_CANCEL_URL: ['billing', 'cancelUrl', 'string'],
+} as const;
+
+type EnvKind = 'int' | 'string' | 'bool' | 'list' | 'number';
+
+function envValue(name: string, raw: string, kind: EnvKind): unknown {
+  switch (kind) {
+    case 'int':
+      return envInt(name, raw);
+    case 'number':
+      if (!/^\d+(\.\d+)?$/.test(raw.trim())) throw new ConfigError(`${name}: expected a number, got "${raw}"`);
+      return Number(raw);
+    case 'bool':
+      return envBool(name, raw);
+    case 'list':
+      return raw.split(',').map((x) => x.trim()).filter(Boolean);
+    default:
+      return raw;
+  }
+}
+
+function envBool(name: string, raw: string): boolean {
+  const v = raw.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off'].includes(v)) return false;
+  throw new ConfigError(`${name}: expected true or false, got "${raw}"`);
+}
 
 function envInt(name: string, raw: string): number {
   if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(`${name}: expected an integer, got "${raw}"`);
@@ -42,12 +115,17 @@ function fromEnv(env: Record<string, string | undefined>): Record<string, unknow
   for (const [name, { field, kind }] of Object.entries(ENV_FIELDS)) {
     const raw = env[name];
     if (raw === undefined || raw === '') continue;
-    out[field] = kind === 'int' ? envInt(name, raw) : raw;
+    out[field] = envValue(name, raw, kind);
   }
   for (const [name, [group, field]] of Object.entries(ENV_NESTED)) {
     const raw = env[name];
     if (raw === undefined || raw === '') continue;
     (out[group] ??= {})[field] = envInt(name, raw);
+  }
+  for (const [name, [group, field, kind]] of Object.entries(ENV_NESTED_OTHER)) {
+    const raw = env[name];
+    if (raw === undefined || raw === '') continue;
+    (out[group] ??= {})[field] = envValue(name, raw, kind);
   }
   return out;
 }
@@ -86,6 +164,10 @@ function fileToConfigInput(file: FileConfig): Record<string, unknown> {
     catalogSyncUrl: file.catalog_sync_url,
     streamHeartbeatMs: file.stream_heartbeat_ms,
     mockLatencyMs: file.mock_latency_ms,
+    anonymous: file.anonymous,
+    protectedDomains: file.protected_domains,
+    trial: file.trial ? { days: file.trial.days, creditUsd: file.trial.credit_usd } : undefined,
+    plans: file.plans,
   };
   if (file.upstream) {
     out.upstream = {
@@ -100,6 +182,7 @@ function fileToConfigInput(file: FileConfig): Record<string, unknown> {
       batchSize: file.request_log.batch_size,
       flushIntervalMs: file.request_log.flush_interval_ms,
       maxQueue: file.request_log.max_queue,
+      retentionDays: file.request_log.retention_days,
     };
   }
   return stripUndefined(out);
@@ -118,7 +201,8 @@ function stripUndefined(obj: Record<string, unknown>): Record<string, unknown> {
 function envNames(env: Record<string, string | undefined>): Map<string, string> {
   const names = new Map<string, string>();
   for (const [name, { field }] of Object.entries(ENV_FIELDS)) if (env[name]) names.set(field, name);
-  for (const [name, path] of Object.entries(ENV_NESTED)) if (env[name]) names.set(path.join('.'), name);
+  for (const [name, path] of Object.entries(ENV_NESTED)) if (env[name]) names.set(path.slice(0, 2).join('.'), name);
+  for (const [name, [group, field]] of Object.entries(ENV_NESTED_OTHER)) if (env[name]) names.set(`${group}.${field}`, name);
   return names;
 }
 

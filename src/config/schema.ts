@@ -51,6 +51,30 @@ export const ModelRouteSchema = z.object({
 });
 export type ModelRouteInput = z.infer<typeof ModelRouteSchema>;
 
+const usd6 = (max: number) =>
+  z
+    .number()
+    .min(0)
+    .max(max)
+    .refine((v) => Math.round(v * 1e6) / 1e6 === v, 'must have at most 6 decimals');
+/** One plan's settings (config file `plans.<tier>`); anything left out keeps the built-in default. */
+export const PlanConfigSchema = z
+  .object({
+    name: z.string().min(1).max(100),
+    price_usd: usd6(1_000_000),
+    rpm: z.number().int().positive().max(1_000_000),
+    monthly_credit_usd: usd6(1_000_000),
+    stripe_price_id: z.string().min(1).max(255),
+    features: z
+      .object({ agents: z.boolean(), batch: z.boolean(), providers: z.array(z.string().min(1).max(100)).max(200), sso: z.boolean() })
+      .partial()
+      .strict(),
+  })
+  .partial()
+  .strict();
+export const PlansConfigSchema = z.object({ free: PlanConfigSchema, pro: PlanConfigSchema, power: PlanConfigSchema, team: PlanConfigSchema }).partial().strict();
+export type PlansConfig = z.infer<typeof PlansConfigSchema>;
+
 /** The config file (SWITCHYARD_CONFIG): everything optional, merged over the environment. */
 export const FileConfigSchema = z
   .object({
@@ -80,9 +104,14 @@ export const FileConfigSchema = z
         batch_size: z.number().int().positive(),
         flush_interval_ms: z.number().int().positive(),
         max_queue: z.number().int().positive(),
+        retention_days: z.number().int().min(0).max(3650),
       })
       .partial(),
     mock_latency_ms: z.number().int().min(0),
+    anonymous: z.object({ enabled: z.boolean(), models: z.array(z.string()), rpm: z.number().int().positive() }).partial().strict(),
+    protected_domains: z.array(z.string()),
+    trial: z.object({ days: z.number().int().min(0), credit_usd: z.number().min(0) }).partial().strict(),
+    plans: PlansConfigSchema,
   })
   .partial()
   .strict();
@@ -118,9 +147,109 @@ export const ConfigSchema = z.object({
       batchSize: z.number().int().positive().default(500),
       flushIntervalMs: z.number().int().positive().default(250),
       maxQueue: z.number().int().positive().default(50_000),
+      /** Days of request-log rows (and client analytics events) to keep; 0 keeps them forever. */
+      retentionDays: z.number().int().min(0).max(3650).default(30),
+    })
+    .prefault({}),
+  /** Deployment health (from recent request outcomes) and the incidents derived from it. */
+  health: z
+    .object({
+      /** Sliding window of outcomes a deployment's status is computed from. */
+      windowMs: z.number().int().min(100).default(60_000),
+      /** Fewer outcomes than this in the window: status "unknown", never "down". */
+      minRequests: z.number().int().positive().default(3),
+      /** A deployment down this long opens an incident. */
+      incidentOpenAfterMs: z.number().int().min(0).default(60_000),
+    })
+    .prefault({}),
+  /** OpenTelemetry tracing (off by default): spans around upstream calls. */
+  tracing: z
+    .object({
+      enabled: z.boolean().default(false),
+      /** OTLP/HTTP endpoint (OTEL_EXPORTER_OTLP_ENDPOINT); setting it turns tracing on. */
+      endpoint: z.string().url().optional(),
     })
     .prefault({}),
   mockLatencyMs: z.number().int().min(0).default(0),
+  /** Behind a reverse proxy: trust X-Forwarded-For for the client IP. */
+  trustProxy: z.boolean().default(false),
+  /** HS256 secret for access tokens; generated and persisted when unset. */
+  jwtSecret: z.string().min(32, 'must be at least 32 characters').optional(),
+  accessTokenTtlSeconds: z.number().int().min(60).max(86_400).default(900),
+  refreshTokenTtlDays: z.number().int().min(1).max(365).default(30),
+  passwordResetTtlMinutes: z.number().int().min(5).max(10_080).default(60),
+  allowRegistration: z.boolean().default(true),
+  /** SMTP for account mail (password resets, invitations); unset: mail goes to the log. */
+  smtpUrl: z.string().optional(),
+  mailFrom: z.string().default('Switchyard <no-reply@localhost>'),
+  /** Base URL of the web console, used in links inside mails. */
+  publicUrl: z.string().url().optional(),
+  trial: z.object({ days: z.number().int().min(0).default(0), creditUsd: z.number().min(0).default(0) }).prefault({}),
+  /** Plan overrides (config file `plans:`), merged over the built-in defaults of src/domain/plans. */
+  plans: PlansConfigSchema.default({}),
+  /** Stripe billing. Without stripeSecretKey the billing API runs in stub mode (no payments, labelled "stub"). */
+  billing: z
+    .object({
+      stripeSecretKey: z.string().min(1).optional(),
+      /** Verifies webhook signatures (`whsec_...`); unset: the webhook route answers 503. */
+      stripeWebhookSecret: z.string().min(1).optional(),
+      /** Stripe API origin for tests and proxies, e.g. http://127.0.0.1:12111 (default https://api.stripe.com). */
+      stripeApiBase: z.string().url().optional(),
+      stripePricePro: z.string().min(1).optional(),
+      stripePricePower: z.string().min(1).optional(),
+      stripePriceTeam: z.string().min(1).optional(),
+      /** Where Checkout sends the browser after payment / on cancel (default: PUBLIC_URL or the request's origin). */
+      successUrl: z.string().url().optional(),
+      cancelUrl: z.string().url().optional(),
+    })
+    .prefault({}),
+  anonymous: z
+    .object({ enabled: z.boolean().default(false), models: z.array(z.string()).default([]), rpm: z.number().int().positive().default(10) })
+    .prefault({}),
+  /** Circuit breakers per deployment (see src/gateway/breakers.ts). */
+  breakers: z
+    .object({
+      windowMs: z.number().int().positive().default(30_000),
+      minRequests: z.number().int().positive().default(5),
+      failureRate: z.number().gt(0).max(1).default(0.5),
+      openMs: z.number().int().positive().default(10_000),
+      maxOpenMs: z.number().int().positive().default(300_000),
+      halfOpenProbes: z.number().int().positive().default(1),
+    })
+    .prefault({}),
+  /** Global cap on in-flight inference (a stream holds a slot until it ends), with a bounded wait queue. */
+  gate: z
+    .object({
+      maxInFlight: z.number().int().positive().default(4096),
+      maxQueue: z.number().int().min(0).default(4096),
+      queueTimeoutMs: z.number().int().positive().default(30_000),
+    })
+    .prefault({}),
+  credits: z
+    .object({
+      /**
+       * prepaid: reserve at admission (402 when short), charge exactly after; postpaid: no admission check,
+       * charges still recorded (balances may go negative: what is owed); off: no credit accounting.
+       */
+      mode: z.enum(['prepaid', 'postpaid', 'off']).default('prepaid'),
+      /** Largest single admin grant, USD. */
+      maxGrantUsd: z.number().positive().default(1000),
+      /** Most one admin may grant in any rolling 24 hours, USD. */
+      dailyGrantLimitUsd: z.number().positive().default(10_000),
+      /** Output tokens reserved at admission when a request sets no max_tokens. */
+      reserveOutputTokens: z.number().int().positive().default(4096),
+      chargeFlushIntervalMs: z.number().int().positive().default(200),
+    })
+    .prefault({}),
+  /** Email domains that bulk deletion by domain refuses to touch. */
+  protectedDomains: z.array(z.string()).default([]),
+  loginLimits: z
+    .object({
+      perIp: z.number().int().positive().default(30),
+      perAccount: z.number().int().positive().default(10),
+      windowSeconds: z.number().int().positive().default(900),
+    })
+    .prefault({}),
   /** Environment variables, for provider keys and base URLs (`<ID>_API_KEY`, `<ID>_BASE_URL`). */
   env: z.record(z.string(), z.string().optional()).default({}),
 });

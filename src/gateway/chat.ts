@@ -12,8 +12,13 @@ import type { Config } from '../config/schema.ts';
 import type { Router, Candidate } from './router.ts';
 import type { Recorder } from './record.ts';
 import type { RequestContext } from './context.ts';
-import { attemptInOrder, AttemptsExhausted, callOptions } from './attempt.ts';
+import { attemptInOrder, AttemptsExhausted, callOptions, deploymentId, type Resilience } from './attempt.ts';
 import { estimateChatUsage, toOpenAIUsage } from './usage.ts';
+import type { Admission } from './admit.ts';
+import type { Billing } from './billing.ts';
+import type { Lease, Leases } from './lease.ts';
+import { estimatePromptTokens } from '../providers/tokens.ts';
+import { ROUTING_FIELDS } from '../providers/chat-schema.ts';
 
 /** An error event inside an SSE stream, in OpenAI's error shape. */
 export interface StreamErrorItem {
@@ -26,7 +31,10 @@ export interface ChatStreamSession {
   items: AsyncGenerator<StreamItem, void, undefined>;
 }
 
-export type ChatOutcome = { kind: 'json'; candidate: Candidate; body: ChatCompletion } | ({ kind: 'stream' } & ChatStreamSession);
+export type ChatOutcome = ({ kind: 'json'; candidate: Candidate; body: ChatCompletion } | ({ kind: 'stream' } & ChatStreamSession)) & {
+  /** Rate-limit headers for the response. */
+  headers: Record<string, string>;
+};
 
 function errorItem(err: unknown): StreamErrorItem {
   if (err instanceof AppError) return { error: { message: err.message, type: err.type, code: err.code, param: err.param } };
@@ -59,6 +67,16 @@ function completionText(c: ChatCompletion): string {
   return s;
 }
 
+/** The request as upstreams see it: without the gateway's own routing fields. */
+function upstreamRequest(req: ChatRequest): ChatRequest {
+  if (req.models === undefined && req.provider === undefined && req.route === undefined) return req;
+  const copy: Record<string, unknown> = { ...req };
+  for (const f of ROUTING_FIELDS) delete copy[f];
+  return copy as ChatRequest;
+}
+
+const totalTokens = (u: Usage) => u.input + u.cacheRead + u.cacheWrite + u.output;
+
 const hasContent = (chunk: ChatChunk) => chunk.choices.some((c) => c.delta.content || c.delta.tool_calls || c.delta.reasoning_content);
 
 export class ChatPipeline {
@@ -66,33 +84,46 @@ export class ChatPipeline {
     private readonly config: Config,
     private readonly router: Router,
     private readonly recorder: Recorder,
+    private readonly admission: Admission,
+    private readonly billing: Billing,
+    private readonly leases: Leases,
+    private readonly resilience: Resilience,
   ) {}
 
-  async complete(ctx: RequestContext, req: ChatRequest): Promise<ChatOutcome> {
-    const stream = req.stream === true;
-    let plan;
+  async complete(ctx: RequestContext, request: ChatRequest): Promise<ChatOutcome> {
+    const stream = request.stream === true;
+    const prefs = { models: request.models, provider: request.provider };
+    const req = upstreamRequest(request);
+    let candidates: Candidate[];
+    let lease: Lease;
     try {
-      plan = this.router.plan(req.model, 'chat');
+      const plan = this.router.plan(req.model, 'chat', prefs);
+      const admitted = this.admission.admit(ctx, plan);
+      candidates = admitted instanceof Promise ? await admitted : admitted;
+      // Limits, capacity and credit are all taken before any upstream call: a refusal costs the upstream nothing.
+      const estimate = estimatePromptTokens(req) + (req.max_completion_tokens ?? req.max_tokens ?? 0);
+      lease = await this.leases.take(ctx, estimate, () => this.billing.holdChat(ctx, req, candidates));
     } catch (err) {
       this.recorder.record({ ctx, endpoint: 'chat', requestedModel: req.model, candidate: undefined, stream, status: statusOf(err), error: err, usage: undefined, costPico: 0n, attempts: 0 });
       throw err;
     }
     const deadline = AbortSignal.timeout(this.config.upstream.totalTimeoutMs);
     const signal = AbortSignal.any([ctx.signal, deadline]);
-    const maxAttempts = this.config.upstream.maxAttempts;
+    const attemptOpts = { maxAttempts: this.config.upstream.maxAttempts, deadlineAt: Date.now() + this.config.upstream.totalTimeoutMs, signal, resilience: this.resilience };
     try {
       if (!stream) {
-        const out = await attemptInOrder(plan.candidates, maxAttempts, signal, (c) => c.entry.client.chat(c.target, req, callOptions(this.config, c, signal)));
-        return { kind: 'json', candidate: out.candidate, body: this.settleCompletion(ctx, req, out.value.completion, out.value.usage, out.candidate, out.attempts) };
+        const out = await attemptInOrder(candidates, attemptOpts, (c) => c.entry.client.chat(c.target, req, callOptions(this.config, c, signal)));
+        return { kind: 'json', candidate: out.candidate, headers: lease.headers, body: this.settleCompletion(ctx, req, out.value.completion, out.value.usage, out.candidate, out.attempts, lease) };
       }
-      const out = await attemptInOrder(plan.candidates, maxAttempts, signal, async (c) => {
+      const out = await attemptInOrder(candidates, attemptOpts, async (c) => {
         const s = await c.entry.client.chatStream(c.target, req, callOptions(this.config, c, signal));
         const iterator = s[Symbol.asyncIterator]();
         const first = await iterator.next();
         return { stream: s, iterator, first };
       });
-      return { kind: 'stream', candidate: out.candidate, items: this.streamItems(ctx, req, out.candidate, out.attempts, out.value, signal, deadline) };
+      return { kind: 'stream', candidate: out.candidate, headers: lease.headers, items: this.streamItems(ctx, req, out.candidate, out.attempts, out.value, signal, deadline, lease) };
     } catch (err) {
+      lease.settle(0n, undefined, undefined);
       const last = err instanceof AttemptsExhausted ? err.last : err;
       const mapped = ctx.signal.aborted ? last : deadline.aborted ? upstreamTimeout('(total deadline exceeded)') : last;
       this.recorder.record({
@@ -108,14 +139,17 @@ export class ChatPipeline {
         attempts: err instanceof AttemptsExhausted ? err.attempts : 0,
         clientAborted: ctx.signal.aborted,
       });
-      throw mapped;
+      throw lease.decorate(mapped);
     }
   }
 
-  private settleCompletion(ctx: RequestContext, req: ChatRequest, completion: ChatCompletion, reported: Usage | undefined, c: Candidate, attempts: number): ChatCompletion {
-    const text = reported ? '' : completionText(completion);
+  private settleCompletion(ctx: RequestContext, req: ChatRequest, completion: ChatCompletion, reported: Usage | undefined, c: Candidate, attempts: number, lease: Lease): ChatCompletion {
+    const text = completionText(completion);
     const usage = reported ?? (text ? estimateChatUsage(req, text) : undefined);
-    const cost = usage ? costPico(usage, c.pricing) : 0n;
+    // An answer with nothing in it is not charged, whatever the upstream counted.
+    const cost = usage && text ? costPico(usage, c.pricing) : 0n;
+    lease.settle(cost, c, usage ? totalTokens(usage) : undefined);
+    if (usage) this.resilience.stats.throughput(deploymentId(c), usage.output, performance.now() - ctx.startedAt);
     completion.model = c.modelId;
     completion.provider = c.entry.provider.id;
     completion.usage = toOpenAIUsage(usage ?? { input: 0, cacheRead: 0, cacheWrite: 0, output: 0, reasoning: 0 }, cost);
@@ -142,6 +176,7 @@ export class ChatPipeline {
     opened: { stream: ChatStream; iterator: AsyncIterator<ChatChunk>; first: IteratorResult<ChatChunk> },
     signal: AbortSignal,
     deadline: AbortSignal,
+    lease: Lease,
   ): AsyncGenerator<StreamItem, void, undefined> {
     const includeUsage = req.stream_options?.include_usage === true;
     const generated: string[] = [];
@@ -166,8 +201,12 @@ export class ChatPipeline {
       // Reported usage is charged as reported; without it, only generated text is (an empty answer is free).
       if (failure === undefined || aborted) {
         usage = opened.stream.usage ?? (text ? estimateChatUsage(req, text) : undefined);
-        cost = usage ? costPico(usage, c.pricing) : 0n;
+        cost = usage && text ? costPico(usage, c.pricing) : 0n;
       }
+      lease.settle(cost, c, usage ? totalTokens(usage) : undefined);
+      const deployment = deploymentId(c);
+      if (failure === undefined) this.resilience.stats.stream(deployment, ttftMs, usage?.output ?? 0, performance.now() - ctx.startedAt);
+      else if (!aborted) this.resilience.breakers.failure(deployment, 'yes');
       this.recorder.record({
         ctx,
         endpoint: 'chat',

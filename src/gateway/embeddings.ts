@@ -7,7 +7,10 @@ import type { Config } from '../config/schema.ts';
 import type { Router, Candidate } from './router.ts';
 import type { Recorder } from './record.ts';
 import type { RequestContext } from './context.ts';
-import { attemptInOrder, AttemptsExhausted, callOptions } from './attempt.ts';
+import { attemptInOrder, AttemptsExhausted, callOptions, type Resilience } from './attempt.ts';
+import type { Admission } from './admit.ts';
+import type { Billing } from './billing.ts';
+import type { Lease, Leases } from './lease.ts';
 
 export interface EmbeddingsResponse {
   object: 'list';
@@ -22,15 +25,25 @@ export class EmbeddingsPipeline {
     private readonly config: Config,
     private readonly router: Router,
     private readonly recorder: Recorder,
+    private readonly admission: Admission,
+    private readonly billing: Billing,
+    private readonly leases: Leases,
+    private readonly resilience: Resilience,
   ) {}
 
-  async embed(ctx: RequestContext, req: EmbeddingsRequest): Promise<{ candidate: Candidate; body: EmbeddingsResponse }> {
+  async embed(ctx: RequestContext, req: EmbeddingsRequest): Promise<{ candidate: Candidate; body: EmbeddingsResponse; headers: Record<string, string> }> {
     let candidate: Candidate | undefined;
     let attempts = 0;
+    let lease: Lease | undefined;
     try {
       const plan = this.router.plan(req.model, 'embedding');
+      const admitted = this.admission.admit(ctx, plan);
+      const candidates = admitted instanceof Promise ? await admitted : admitted;
+      const taken = await this.leases.take(ctx, estimateInputTokens(req.input), () => this.billing.holdEmbeddings(ctx, req, candidates));
+      lease = taken;
       const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(this.config.upstream.totalTimeoutMs)]);
-      const out = await attemptInOrder(plan.candidates, this.config.upstream.maxAttempts, signal, (c) =>
+      const attemptOpts = { maxAttempts: this.config.upstream.maxAttempts, deadlineAt: Date.now() + this.config.upstream.totalTimeoutMs, signal, resilience: this.resilience };
+      const out = await attemptInOrder(candidates, attemptOpts, (c) =>
         c.entry.client.embeddings(c.target, req, callOptions(this.config, c, signal)),
       );
       candidate = out.candidate;
@@ -38,9 +51,11 @@ export class EmbeddingsPipeline {
       const usage: Usage = out.value.usage ?? { input: estimateInputTokens(req.input), cacheRead: 0, cacheWrite: 0, output: 0, reasoning: 0, estimated: true };
       const cost = costPico(usage, candidate.pricing);
       const tokens = usage.input + usage.cacheRead + usage.cacheWrite;
+      taken.settle(cost, candidate, tokens);
       this.recorder.record({ ctx, endpoint: 'embeddings', requestedModel: req.model, candidate, stream: false, status: 200, usage, costPico: cost, attempts });
       return {
         candidate,
+        headers: taken.headers,
         body: {
           object: 'list',
           data: out.value.data,
@@ -50,6 +65,7 @@ export class EmbeddingsPipeline {
         },
       };
     } catch (err) {
+      lease?.settle(0n, undefined, undefined);
       const last = err instanceof AttemptsExhausted ? err.last : err;
       this.recorder.record({
         ctx,
@@ -64,7 +80,7 @@ export class EmbeddingsPipeline {
         attempts: err instanceof AttemptsExhausted ? err.attempts : attempts,
         clientAborted: ctx.signal.aborted,
       });
-      throw last;
+      throw lease ? lease.decorate(last) : last;
     }
   }
 }

@@ -8,17 +8,44 @@ import { Router } from './router.ts';
 import { Recorder } from './record.ts';
 import { ChatPipeline } from './chat.ts';
 import { EmbeddingsPipeline } from './embeddings.ts';
+import { Admission } from './admit.ts';
+import { Billing } from './billing.ts';
+import { ConcurrencyGate } from './gate.ts';
+import { RateLimitGate } from './limits.ts';
+import { Leases } from './lease.ts';
+import { plansFor } from '../domain/plans/plans.ts';
+import { BreakerBoard } from './breakers.ts';
+import { DeploymentStats } from './deployment-stats.ts';
+import type { Resilience } from './attempt.ts';
+import type { CacheBus } from '../domain/cache-bus.ts';
+import type { CreditBook } from '../domain/credits/book.ts';
+import type { RedisHandle } from '../store/redis.ts';
 
 export class Gateway {
   readonly router: Router;
   readonly chat: ChatPipeline;
   readonly embeddings: EmbeddingsPipeline;
 
-  constructor(config: Config, registry: ProviderRegistry, catalog: Catalog, metrics: Metrics, requestLog: RequestLogWriter) {
-    this.router = new Router(config, registry, catalog);
+  readonly admission: Admission;
+
+  readonly billing: Billing;
+
+  /** The global concurrency gate (diagnostics read it). */
+  readonly gate: ConcurrencyGate;
+
+  /** Circuit breakers and per-deployment performance, fed by every attempt. */
+  readonly resilience: Resilience;
+
+  constructor(config: Config, registry: ProviderRegistry, catalog: Catalog, metrics: Metrics, requestLog: RequestLogWriter, bus: CacheBus, redis?: RedisHandle, book?: CreditBook) {
+    this.resilience = { breakers: new BreakerBoard(config.breakers, metrics, bus), stats: new DeploymentStats() };
+    this.router = new Router(config, registry, catalog, this.resilience.stats);
+    this.admission = new Admission(config, redis);
+    this.billing = new Billing(book, config);
+    this.gate = new ConcurrencyGate(config.gate, metrics);
+    const leases = new Leases(new RateLimitGate(plansFor(config), metrics, redis), this.gate, this.billing);
     const recorder = new Recorder(metrics, requestLog);
-    this.chat = new ChatPipeline(config, this.router, recorder);
-    this.embeddings = new EmbeddingsPipeline(config, this.router, recorder);
+    this.chat = new ChatPipeline(config, this.router, recorder, this.admission, this.billing, leases, this.resilience);
+    this.embeddings = new EmbeddingsPipeline(config, this.router, recorder, this.admission, this.billing, leases, this.resilience);
   }
 }
 

@@ -71,8 +71,9 @@ export class Recorder {
       latency_ms: latencyMs,
       ttft_ms: o.ttftMs === undefined ? null : Math.round(o.ttftMs),
       attempts: o.attempts,
-      api_key_id: null,
-      user_id: null,
+      api_key_id: o.ctx.principal.kind === 'api_key' ? o.ctx.principal.key.id : null,
+      user_id: o.ctx.principal.kind === 'api_key' || o.ctx.principal.kind === 'user' ? o.ctx.principal.user.id : null,
+      org_id: o.ctx.principal.kind === 'api_key' ? o.ctx.principal.key.orgId : null,
       client_aborted: Boolean(o.clientAborted),
     });
   }

@@ -8,7 +8,8 @@ import type { ProviderEntry, ProviderRegistry } from '../providers/registry.ts';
 import type { UpstreamTarget } from '../providers/types.ts';
 import { PRESETS } from '../providers/presets.ts';
 import type { Catalog, CatalogModel } from '../domain/catalog/catalog.ts';
-import { pricingFromJson, ZERO_PRICING, type Pricing } from '../domain/pricing.ts';
+import { pricingFromJson, usdToMicro, ZERO_PRICING, type Pricing } from '../domain/pricing.ts';
+import type { DeploymentStats } from './deployment-stats.ts';
 import { AppError, notFound } from '../errors.ts';
 
 export type ModelKind = 'chat' | 'embedding';
@@ -26,7 +27,46 @@ export interface RoutePlan {
   candidates: Candidate[];
 }
 
+export interface RouteExplanation {
+  requested: string;
+  /** Each name the alias chain passed through, in order (empty: no alias). */
+  aliases: string[];
+  /** The name after aliases. */
+  resolved: string;
+  route: ModelRouteInput | undefined;
+  candidates: Candidate[];
+  error: AppError | undefined;
+}
+
 const modelNotFound = (message: string) => notFound(message, 'model_not_found', 'model');
+
+/** OpenRouter-style per-request provider preferences. */
+export interface ProviderPreferences {
+  order?: string[];
+  only?: string[];
+  ignore?: string[];
+  allow_fallbacks?: boolean;
+  sort?: 'price' | 'throughput' | 'latency';
+  /** USD per million tokens. */
+  max_price?: { prompt?: number; completion?: number };
+}
+
+export interface RoutingPreferences {
+  /** Ordered fallback models after the requested one. */
+  models?: string[];
+  provider?: ProviderPreferences;
+}
+
+/** The same deployment reached twice (a fallback listing the primary) is tried once. */
+function dedupe(candidates: Candidate[]): Candidate[] {
+  const seen = new Set<string>();
+  return candidates.filter((c) => {
+    const id = `${c.modelId}|${c.entry.provider.id}/${c.target.model}`;
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
+}
 const PRESET_ORDER = new Map(PRESETS.map((p, i) => [p.id, i]));
 
 export class Router {
@@ -37,6 +77,7 @@ export class Router {
     private readonly config: Config,
     private readonly registry: ProviderRegistry,
     private readonly catalog: Catalog,
+    private readonly stats?: DeploymentStats,
   ) {
     this.routes = new Map(config.models.map((m) => [m.id, m]));
     this.prices = new Map(Object.entries(config.prices).map(([id, p]) => [id, pricingFromJson(p)]));
@@ -47,11 +88,92 @@ export class Router {
     return this.config.models;
   }
 
-  plan(requested: string, kind: ModelKind): RoutePlan {
+  /**
+   * Candidates for a request, in the order to try them: the model (a `:nitro` suffix sorts by throughput,
+   * `:floor` by price), then the request's `models` fallbacks, filtered and ordered by its `provider`
+   * preferences (OpenRouter's `order`, `only`, `ignore`, `allow_fallbacks`, `sort`, `max_price`).
+   */
+  plan(requested: string, kind: ModelKind, prefs?: RoutingPreferences): RoutePlan {
+    let model = requested;
+    let sort = prefs?.provider?.sort;
+    const suffix = /:(nitro|floor)$/.exec(model);
+    if (suffix) {
+      model = model.slice(0, -suffix[0].length);
+      sort ??= suffix[1] === 'nitro' ? 'throughput' : 'price';
+    }
     const candidates: Candidate[] = [];
-    this.collect(requested, kind, candidates, new Set(), true);
+    const visiting = new Set<string>();
+    this.collect(model, kind, candidates, visiting, true);
+    for (const fallback of prefs?.models ?? []) {
+      if (fallback === model) continue;
+      try {
+        this.collect(fallback, kind, candidates, visiting, false);
+      } catch (err) {
+        if (!(err instanceof AppError)) throw err; // an unavailable fallback is skipped
+      }
+    }
     if (!candidates.length) throw modelNotFound(`The model "${requested}" has no available deployment.`);
-    return { requested, candidates };
+    const ordered = this.applyPreferences(dedupe(candidates), prefs?.provider, sort);
+    if (!ordered.length) throw notFound(`No deployment of "${requested}" matches the request's provider preferences.`, 'no_eligible_deployment', 'provider');
+    return { requested, candidates: ordered };
+  }
+
+  private applyPreferences(candidates: Candidate[], p: ProviderPreferences | undefined, sort: ProviderPreferences['sort']): Candidate[] {
+    let out = candidates;
+    if (p?.only?.length) out = out.filter((c) => p.only!.includes(c.entry.provider.id));
+    if (p?.ignore?.length) out = out.filter((c) => !p.ignore!.includes(c.entry.provider.id));
+    const max = p?.max_price;
+    if (max) {
+      const prompt = max.prompt === undefined ? undefined : usdToMicro(max.prompt, 'provider.max_price.prompt');
+      const completion = max.completion === undefined ? undefined : usdToMicro(max.completion, 'provider.max_price.completion');
+      out = out.filter((c) => (prompt === undefined || c.pricing.input <= prompt) && (completion === undefined || c.pricing.output <= completion));
+    }
+    if (sort) out = this.sortBy(out, sort);
+    if (p?.order?.length) {
+      const rank = new Map(p.order.map((id, i) => [id, i]));
+      const preferred = out.filter((c) => rank.has(c.entry.provider.id)).sort((a, b) => rank.get(a.entry.provider.id)! - rank.get(b.entry.provider.id)!);
+      out = p.allow_fallbacks === false ? preferred : [...preferred, ...out.filter((c) => !rank.has(c.entry.provider.id))];
+    } else if (p?.allow_fallbacks === false && out.length) {
+      out = [out[0]];
+    }
+    return out;
+  }
+
+  /** Stable sorts: cheapest (input + output price), fastest (tokens/s) or quickest (latency) first. */
+  private sortBy(candidates: Candidate[], sort: NonNullable<ProviderPreferences['sort']>): Candidate[] {
+    const key = (c: Candidate): number => {
+      const id = `${c.entry.provider.id}/${c.target.model}`;
+      if (sort === 'price') return Number(c.pricing.input + c.pricing.output);
+      if (sort === 'throughput') return -(this.stats?.throughputOf(id) ?? 0);
+      return this.stats?.latencyOf(id) ?? 0;
+    };
+    return candidates
+      .map((c, i) => ({ c, i, k: key(c) }))
+      .sort((a, b) => a.k - b.k || a.i - b.i)
+      .map((x) => x.c);
+  }
+
+  /**
+   * Read-only account of how `requested` resolves, for the admin resolve endpoint: the alias chain, the config
+   * route (if any) and the candidates plan() would try, in order. Reuses plan(), so it cannot drift from it;
+   * an unresolvable model comes back with its error instead of throwing.
+   */
+  explain(requested: string, kind: ModelKind): RouteExplanation {
+    const aliases: string[] = [];
+    const seen = new Set<string>();
+    let name = requested;
+    while (this.config.aliases[name] && !seen.has(name)) {
+      seen.add(name);
+      name = this.config.aliases[name];
+      aliases.push(name);
+    }
+    const route = this.routes.get(name);
+    try {
+      return { requested, aliases, resolved: name, route, candidates: this.plan(requested, kind).candidates, error: undefined };
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      return { requested, aliases, resolved: name, route, candidates: [], error: err };
+    }
   }
 
   private dealias(name: string): string {
@@ -83,8 +205,7 @@ export class Router {
       }
       return;
     }
-    const model = this.resolveModel(name, kind, primary);
-    if (model) out.push(model);
+    out.push(...this.resolveModel(name, kind, primary));
   }
 
   private orderDeployments(route: ModelRouteInput) {
@@ -101,6 +222,13 @@ export class Router {
         ordered.push(pool.splice(i, 1)[0]);
       }
       return ordered;
+    }
+    if (route.strategy === 'least-latency' && deps.length > 1 && this.stats) {
+      const stats = this.stats;
+      return deps
+        .map((d, i) => ({ d, i, k: stats.latencyOf(`${d.provider}/${d.model}`) }))
+        .sort((a, b) => a.k - b.k || a.i - b.i)
+        .map((x) => x.d);
     }
     if (route.strategy === 'lowest-price' && deps.length > 1) {
       const price = (d: (typeof deps)[number]) => {
@@ -129,7 +257,7 @@ export class Router {
   }
 
   /** Resolves `provider/model` or a bare name; throws a precise 404 when the primary model cannot be served. */
-  private resolveModel(name: string, kind: ModelKind, primary: boolean): Candidate | undefined {
+  private resolveModel(name: string, kind: ModelKind, primary: boolean): Candidate[] {
     const slash = name.indexOf('/');
     if (slash > 0) {
       const providerId = name.slice(0, slash);
@@ -142,11 +270,11 @@ export class Router {
         if (m) {
           if (!m.enabled) throw modelNotFound(`The model "${name}" is disabled.`);
           if (m.kind !== kind) throw modelNotFound(`The model "${name}" is ${m.kind === 'embedding' ? 'an embedding' : 'a chat'} model.`);
-          return { ...this.fromCatalog(m, entry), modelId: name, pricing: this.prices.get(name) ?? this.prices.get(m.id) ?? m.pricing };
+          return [{ ...this.fromCatalog(m, entry), modelId: name, pricing: this.prices.get(name) ?? this.prices.get(m.id) ?? m.pricing }];
         }
         // Local and declared endpoints serve whatever they host; cloud providers need a catalog entry for its price.
         if (entry.local) {
-          return { modelId: name, entry, target: { provider: entry.provider, model: name.slice(slash + 1) }, pricing: this.prices.get(name) ?? ZERO_PRICING };
+          return [{ modelId: name, entry, target: { provider: entry.provider, model: name.slice(slash + 1) }, pricing: this.prices.get(name) ?? ZERO_PRICING }];
         }
         throw modelNotFound(`The model "${name}" is not in the catalog; an admin can add it with POST /api/admin/models.`);
       }
@@ -155,8 +283,9 @@ export class Router {
       .byBareName(name)
       .filter((m) => m.enabled && m.kind === kind && this.registry.get(m.provider)?.enabled)
       .sort((a, b) => (PRESET_ORDER.get(a.provider) ?? 99) - (PRESET_ORDER.get(b.provider) ?? 99));
-    if (matches.length) return this.fromCatalog(matches[0], this.registry.get(matches[0].provider)!);
-    if (!primary) return undefined;
+    // A bare name served by several enabled providers fails over across them, built-in provider order first.
+    if (matches.length) return matches.map((m) => this.fromCatalog(m, this.registry.get(m.provider)!));
+    if (!primary) return [];
     throw modelNotFound(`The model "${name}" does not exist or is not available. Use "provider/model" ids from GET /v1/models.`);
   }
 }

@@ -20,6 +20,12 @@ export async function registerDocs(app: FastifyInstance): Promise<void> {
       },
       tags: [
         { name: 'inference', description: 'OpenAI-compatible inference (/v1)' },
+        { name: 'auth', description: 'Accounts and sessions (/api/auth)' },
+        { name: 'keys', description: 'API keys (/api/keys)' },
+        { name: 'organizations', description: 'Organizations, members and invitations (/api/orgs)' },
+        { name: 'credits', description: 'Prepaid credits, ledger and usage (/api/credits, /api/usage)' },
+        { name: 'billing', description: 'Plans and Stripe billing (/api/plans, /api/billing)' },
+        { name: 'coupons', description: 'Coupon redemption (/api/coupons) and management (/api/admin/coupons)' },
         { name: 'admin', description: 'Operator API (/api/admin), admin role required' },
         { name: 'ops', description: 'Health, readiness, metrics' },
       ],

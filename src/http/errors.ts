@@ -54,6 +54,7 @@ export function toErrorResponse(err: unknown): { status: number; body: ErrorBody
 
 export function sendError(reply: FastifyReply, err: unknown): FastifyReply {
   const { status, body, retryAfter } = toErrorResponse(err);
+  if (err instanceof AppError && err.headers) reply.headers(err.headers);
   if (retryAfter !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(retryAfter))));
   return reply.code(status).send(body);
 }

@@ -73,6 +73,23 @@ const ResponseFormatSchema = z.union([
     .loose(),
 ]);
 
+const providerIds = z.array(z.string().min(1).max(64)).max(50);
+
+export const ProviderPreferencesSchema = z
+  .object({
+    order: providerIds.optional(),
+    only: providerIds.optional(),
+    ignore: providerIds.optional(),
+    allow_fallbacks: z.boolean().optional(),
+    sort: z.enum(['price', 'throughput', 'latency']).optional(),
+    max_price: z
+      .object({ prompt: z.number().nonnegative().optional(), completion: z.number().nonnegative().optional() })
+      .strict()
+      .optional()
+      .describe('USD per million tokens'),
+  })
+  .strict();
+
 export const ChatRequestSchema = z
   .object({
     model: z.string().min(1),
@@ -98,9 +115,15 @@ export const ChatRequestSchema = z
     reasoning_effort: z.enum(['minimal', 'low', 'medium', 'high']).nullable().optional(),
     user: z.string().optional(),
     metadata: z.record(z.string(), z.string()).nullable().optional(),
+    // Switchyard routing (OpenRouter-compatible); consumed by the gateway, never sent upstream.
+    models: z.array(z.string().min(1).max(200)).max(10).optional().describe('Ordered fallback models, tried after `model`'),
+    provider: ProviderPreferencesSchema.optional().describe('Provider preferences: order, only, ignore, allow_fallbacks, sort, max_price'),
   })
   .loose();
 export type ChatRequest = z.infer<typeof ChatRequestSchema>;
+
+/** The routing fields the gateway consumes; everything else goes upstream. */
+export const ROUTING_FIELDS = ['models', 'provider', 'route'] as const;
 
 export const EmbeddingsRequestSchema = z
   .object({

@@ -17,6 +17,8 @@ export interface DatabaseHandle {
   migrate(): Promise<MigrationResultSet>;
   /** True when a trivial query succeeds. */
   ping(): Promise<boolean>;
+  /** Queries executed so far (tests prove hot paths issue none). */
+  readonly queryCount: number;
   close(): Promise<void>;
 }
 
@@ -46,12 +48,21 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<DatabaseH
   }
   // A failed idle client must not crash the process; the pool replaces it.
   pool.on('error', () => {});
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  let queryCount = 0;
+  const db = new Kysely<Database>({
+    dialect: new PostgresDialect({ pool }),
+    log: () => {
+      queryCount++;
+    },
+  });
   if (schema) await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
 
   return {
     db,
     kind: embedded ? 'embedded' : 'postgres',
+    get queryCount() {
+      return queryCount;
+    },
     async migrate() {
       const migrator = new Migrator({
         db,

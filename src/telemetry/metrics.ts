@@ -20,7 +20,17 @@ export function createMetrics() {
     activeStreams: new Gauge({ name: 'active_streams', help: 'Streams in flight', registers: [registry] }),
     requestLogQueueDepth: new Gauge({ name: 'request_log_queue_depth', help: 'Request log records waiting to be written', registers: [registry] }),
     requestLogDropped: new Counter({ name: 'request_log_dropped_total', help: 'Request log records dropped because the queue was full', registers: [registry] }),
+    breakerState: new Gauge({ name: 'circuit_breaker_state', help: 'Circuit breaker state per deployment: 0 closed, 1 half-open, 2 open', labelNames: ['deployment'] as const, registers: [registry] }),
+    breakerTransitions: new Counter({ name: 'circuit_breaker_transitions_total', help: 'Circuit breaker state changes', labelNames: ['deployment', 'to'] as const, registers: [registry] }),
+    rateLimited: new Counter({ name: 'rate_limited_total', help: 'Requests refused by a rate or concurrency limit, by scope', labelNames: ['scope'] as const, registers: [registry] }),
+    inferenceInFlight: new Gauge({ name: 'inference_in_flight', help: 'Inference requests holding a concurrency slot', registers: [registry] }),
+    inferenceQueued: new Gauge({ name: 'inference_queued', help: 'Inference requests waiting for a concurrency slot', registers: [registry] }),
     requestLogWriteErrors: new Counter({ name: 'request_log_write_errors_total', help: 'Failed request log batch writes', registers: [registry] }),
+    requestLogPruned: new Counter({ name: 'request_log_pruned_total', help: 'Rows deleted by retention pruning', labelNames: ['table'] as const, registers: [registry] }),
+    incidentsOngoing: new Gauge({ name: 'incidents_ongoing', help: 'Deployments with an ongoing incident', registers: [registry] }),
+    incidentsOpened: new Counter({ name: 'incidents_opened_total', help: 'Incidents opened (a deployment down for a sustained period)', labelNames: ['provider'] as const, registers: [registry] }),
+    analyticsEvents: new Counter({ name: 'analytics_events_total', help: 'Client analytics events accepted', registers: [registry] }),
+    analyticsEventsDropped: new Counter({ name: 'analytics_events_dropped_total', help: 'Client analytics events refused (queue full) or lost (failed write)', registers: [registry] }),
   };
 }
 

@@ -11,6 +11,15 @@ import type { Logger } from './logger.ts';
 
 export type RequestLogRecord = Insertable<RequestLogsTable>;
 
+/**
+ * Extra writes done in the same transaction as each batch (the analytics rollups), so derived tables always
+ * equal the rows written. A failure rolls the batch back and counts it like any failed write.
+ */
+export type BatchHook = (trx: Db, batch: readonly RequestLogRecord[]) => Promise<void>;
+
+/** Called synchronously with every record (dropped ones too); must be O(1) and never do I/O (health tracking). */
+export type RecordListener = (rec: RequestLogRecord) => void;
+
 export interface RequestLogOptions {
   batchSize: number;
   flushIntervalMs: number;
@@ -23,6 +32,9 @@ export class RequestLogWriter {
   private flushing: Promise<void> | undefined;
   private closed = false;
   dropped = 0;
+  /** See BatchHook; set once at start-up. */
+  batchHook: BatchHook | undefined;
+  private readonly listeners: RecordListener[] = [];
 
   constructor(
     private readonly db: Db,
@@ -31,7 +43,20 @@ export class RequestLogWriter {
     private readonly log: Logger,
   ) {}
 
+  onRecord(listener: RecordListener): void {
+    this.listeners.push(listener);
+  }
+
   record(rec: RequestLogRecord): void {
+    // Stamped here, not by the database default, so rollup buckets use the very timestamp the row gets.
+    rec.created_at ??= new Date();
+    for (const l of this.listeners) {
+      try {
+        l(rec);
+      } catch (err) {
+        this.log.error({ err }, 'request log listener failed');
+      }
+    }
     if (this.queue.length >= this.opts.maxQueue) {
       this.dropped++;
       this.metrics.requestLogDropped.inc();
@@ -68,7 +93,13 @@ export class RequestLogWriter {
       const batch = this.queue.splice(0, this.opts.batchSize);
       this.metrics.requestLogQueueDepth.set(this.queue.length);
       try {
-        await this.db.insertInto('request_logs').values(batch).execute();
+        const hook = this.batchHook;
+        if (hook) {
+          await this.db.transaction().execute(async (trx) => {
+            await trx.insertInto('request_logs').values(batch).execute();
+            await hook(trx, batch);
+          });
+        } else await this.db.insertInto('request_logs').values(batch).execute();
       } catch (err) {
         this.metrics.requestLogWriteErrors.inc();
         this.dropped += batch.length;

@@ -103,10 +103,10 @@ describe('router: provider/model through the catalog', () => {
 });
 
 describe('router: bare names', () => {
-  it('resolves a bare name through the catalog, preferring the earlier preset (openai before openrouter)', () => {
+  it('resolves a bare name through the catalog, preferring the earlier preset (openai before openrouter), failing over to the rest', () => {
     const plan = router().plan('gpt-4o-mini', 'chat');
     assert.equal(plan.requested, 'gpt-4o-mini');
-    assert.deepEqual(summary(plan), ['openai:gpt-4o-mini-2024-07-18']);
+    assert.deepEqual(summary(plan), ['openai:gpt-4o-mini-2024-07-18', 'openrouter:openai/gpt-4o-mini']);
     assert.equal(plan.candidates[0].modelId, 'openai/gpt-4o-mini');
   });
 
@@ -184,10 +184,10 @@ describe('router: config routes', () => {
 
   it('lists deployments in order, skips disabled providers, then adds fallbacks in order', () => {
     const plan = router(KEYS, routes).plan('smart', 'chat');
-    assert.deepEqual(summary(plan), ['openai:gpt-4o', 'openrouter:openai/gpt-4o', 'groq:llama-3.3-70b-versatile', 'openai:gpt-4o-mini-2024-07-18']);
+    assert.deepEqual(summary(plan), ['openai:gpt-4o', 'openrouter:openai/gpt-4o', 'groq:llama-3.3-70b-versatile', 'openai:gpt-4o-mini-2024-07-18', 'openrouter:openai/gpt-4o-mini']);
     assert.deepEqual(
       plan.candidates.map((c) => c.modelId),
-      ['smart', 'smart', 'groq/llama-3.3-70b-versatile', 'openai/gpt-4o-mini'],
+      ['smart', 'smart', 'groq/llama-3.3-70b-versatile', 'openai/gpt-4o-mini', 'openrouter/gpt-4o-mini'],
     );
   });
 
@@ -224,7 +224,7 @@ describe('router: config routes', () => {
     const firsts = new Set<string>();
     for (let i = 0; i < 200; i++) {
       const s = summary(r.plan('spread', 'chat'));
-      assert.equal(s.length, 4);
+      assert.equal(s.length, 5);
       assert.deepEqual([...s.slice(0, 3)].sort(), ['groq:llama-3.3-70b-versatile', 'openai:gpt-4o', 'openrouter:openai/gpt-4o']);
       assert.equal(s[3], 'openai:gpt-4o-mini-2024-07-18', 'fallbacks come after every deployment');
       firsts.add(s[0]);

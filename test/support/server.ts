@@ -24,10 +24,15 @@ export interface TestServer extends Server {
   stop(): Promise<void>;
 }
 
-export async function startTestServer(overrides: Partial<ConfigInput> = {}, env: Record<string, string> = {}): Promise<TestServer> {
+export interface TestServerOptions {
+  /** Share a PostgreSQL schema with another test server (fleet tests); the first one to stop drops it. */
+  schema?: string;
+}
+
+export async function startTestServer(overrides: Partial<ConfigInput> = {}, env: Record<string, string> = {}, opts: TestServerOptions = {}): Promise<TestServer & { schema?: string }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'switchyard-test-'));
   const pgUrl = process.env.TEST_DATABASE_URL;
-  const schema = pgUrl ? `t_${randomBytes(6).toString('hex')}` : undefined;
+  const schema = pgUrl ? (opts.schema ?? `t_${randomBytes(6).toString('hex')}`) : undefined;
   const config = loadConfig(env, {
     databaseUrl: pgUrl ?? 'memory://',
     adminApiKey: ADMIN_KEY,
@@ -35,6 +40,9 @@ export async function startTestServer(overrides: Partial<ConfigInput> = {}, env:
     dataDir,
     port: 0,
     host: '127.0.0.1',
+    // Credit accounting is opt-in for tests (money tests pass credits: { mode: 'prepaid' }), so tests of other
+    // features can call /v1 with fresh user keys.
+    credits: { mode: 'off' },
     ...overrides,
   });
   const server = await buildServer(config, { databaseSchema: schema });
@@ -43,6 +51,7 @@ export async function startTestServer(overrides: Partial<ConfigInput> = {}, env:
   const url = `http://127.0.0.1:${port}`;
   return {
     ...server,
+    schema,
     url,
     openai: (apiKey = ADMIN_KEY, opts = {}) => new OpenAI({ apiKey, baseURL: `${url}/v1`, maxRetries: 0, timeout: 20_000, ...opts }),
     request(path, init = {}) {

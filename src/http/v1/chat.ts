@@ -18,7 +18,7 @@ export const chatRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (
     handler: async (request, reply) => {
       const ctx = requestContext(request, reply);
       const outcome = await services.gateway.chat.complete(ctx, request.body);
-      const headers = servedByHeaders(outcome.candidate.entry.provider.id, outcome.candidate.modelId);
+      const headers = { ...outcome.headers, ...servedByHeaders(outcome.candidate.entry.provider.id, outcome.candidate.modelId) };
       if (outcome.kind === 'json') return reply.headers(headers).send(outcome.body);
       services.metrics.activeStreams.inc();
       try {

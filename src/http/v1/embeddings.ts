@@ -13,8 +13,8 @@ export const embeddingsRoutes: FastifyPluginAsyncZod<{ services: Services }> = a
     },
     handler: async (request, reply) => {
       const ctx = requestContext(request, reply);
-      const { candidate, body } = await services.gateway.embeddings.embed(ctx, request.body);
-      return reply.headers(servedByHeaders(candidate.entry.provider.id, candidate.modelId)).send(body);
+      const { candidate, body, headers } = await services.gateway.embeddings.embed(ctx, request.body);
+      return reply.headers({ ...headers, ...servedByHeaders(candidate.entry.provider.id, candidate.modelId) }).send(body);
     },
   });
 };

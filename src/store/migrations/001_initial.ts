@@ -1,5 +1,8 @@
 import { sql, type Kysely } from 'kysely';
 
+// Timestamps default to millisecond precision so they round-trip exactly through JS Dates: cursor paging on
+// (created_at, id) must not skip rows that share a millisecond.
+
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
     .createTable('models')
@@ -17,8 +20,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('capabilities', 'jsonb', (c) => c.notNull().defaultTo(sql`'{}'::jsonb`))
     .addColumn('enabled', 'boolean', (c) => c.notNull().defaultTo(true))
     .addColumn('source', 'text', (c) => c.notNull().defaultTo('admin'))
-    .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
-    .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+    .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`date_trunc('milliseconds', now())`))
+    .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`date_trunc('milliseconds', now())`))
     .execute();
   await db.schema.createIndex('models_provider_idx').on('models').column('provider').execute();
 
@@ -26,7 +29,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .createTable('request_logs')
     .addColumn('id', 'bigserial', (c) => c.primaryKey())
     .addColumn('request_id', 'text', (c) => c.notNull())
-    .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+    .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`date_trunc('milliseconds', now())`))
     .addColumn('endpoint', 'text', (c) => c.notNull())
     .addColumn('requested_model', 'text', (c) => c.notNull())
     .addColumn('model', 'text')

@@ -1,0 +1,207 @@
+/**
+ * `npm run bench` — the benchmark harness (issue 6). Starts the fake upstream, Switchyard and Portkey in
+ * their own processes, checks each answers correctly, runs the scenarios alternating between the upstream
+ * directly, Switchyard and Portkey, profiles Switchyard's hot path, then prints a table and writes
+ * bench/RESULTS.md. `npm run bench -- --help` lists the flags.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { gitRevision, loadAverage, machineInfo, packageVersion, switchyardVersion } from './machine.ts';
+import { parseOptions, USAGE, type BenchOptions } from './options.ts';
+import { forkProcess, type BenchProcess } from './processes.ts';
+import { ensurePortkey, portkeyHeaders, startPortkey } from './portkey.ts';
+import { profileHotPath, type ProfileResult } from './profile.ts';
+import { checkTargets, renderConsole, renderMarkdown, type RunReport } from './report.ts';
+import { benchModels, runScenario, warmUp, type BenchModels, type ScenarioResult } from './scenarios.ts';
+import { startSwitchyard, type SwitchyardOptions } from './switchyard.ts';
+import { verifyTarget, type Target } from './targets.ts';
+
+const OUT_DIR = resolve('bench/.out');
+const started = performance.now();
+const running = new Set<BenchProcess>();
+const log = (line: string) => console.log(line);
+
+function track(p: BenchProcess): BenchProcess {
+  running.add(p);
+  p.child.once('exit', () => running.delete(p));
+  return p;
+}
+
+function killAll(): void {
+  for (const p of running) p.child.kill('SIGKILL');
+}
+
+process.on('SIGINT', () => {
+  killAll();
+  process.exit(130);
+});
+
+async function startUpstream(): Promise<BenchProcess> {
+  return track(await forkProcess({ name: 'upstream', script: resolve('bench/upstream.ts'), logFile: join(OUT_DIR, 'upstream.log') }));
+}
+
+/** Portkey as a target, or the reason it is not one. */
+async function startPortkeyTarget(upstreamV1: string, models: BenchModels, notes: string[], versions: Record<string, string>): Promise<Target | undefined> {
+  try {
+    versions['@portkey-ai/gateway'] = await ensurePortkey(log);
+  } catch (err) {
+    notes.push(`Portkey could not be installed, so it was not measured: ${(err as Error).message}`);
+    return undefined;
+  }
+  let proc: BenchProcess;
+  try {
+    proc = track(await startPortkey(join(OUT_DIR, 'portkey.log')));
+  } catch (err) {
+    notes.push(`Portkey could not be started, so it was not measured: ${(err as Error).message}`);
+    return undefined;
+  }
+  const target: Target = {
+    name: 'portkey',
+    origin: `http://127.0.0.1:${proc.port}`,
+    headers: { 'content-type': 'application/json', ...portkeyHeaders(upstreamV1) },
+    modelId: (m) => m,
+    process: proc,
+  };
+  const problems = await verifyTarget(target, { chat: models.chat, stream: models.stream20, embeddings: models.embeddings });
+  if (problems.length) {
+    notes.push(`Portkey answered incorrectly, so it was not measured: ${problems.join('; ')} (log: bench/.out/portkey.log)`);
+    await proc.stop();
+    return undefined;
+  }
+  return target;
+}
+
+async function main(o: BenchOptions): Promise<void> {
+  mkdirSync(OUT_DIR, { recursive: true });
+  const args = process.argv.slice(2);
+  const notes: string[] = [];
+  const versions: Record<string, string> = {
+    switchyard: switchyardVersion(),
+    '@portkey-ai/gateway': o.portkey ? 'not installed' : 'not measured (--no-portkey)',
+    autocannon: packageVersion('autocannon'),
+    undici: packageVersion('undici'),
+    fastify: packageVersion('fastify'),
+  };
+  const models = benchModels(o);
+  const revision = gitRevision();
+  const loadBefore = loadAverage();
+  if (loadBefore > 1) log(`note: the 1-minute load average is ${loadBefore} before the run; other work on this machine will skew the figures`);
+  log(`switchyard bench: ${o.scenarios.join(', ')}; ${o.rounds} round(s) x ${o.durationS} s; database ${o.database}${o.redisUrl ? ' + redis' : ''}${o.portkey ? '; with Portkey' : ''}`);
+
+  const upstream = await startUpstream();
+  const upstreamV1 = `http://127.0.0.1:${upstream.port}/v1`;
+  const dataDir = mkdtempSync(join(tmpdir(), 'switchyard-bench-'));
+  const gateway: Omit<SwitchyardOptions, 'nodeFlags'> = {
+    upstreamV1,
+    models: [models.chat, models.stream20, models.stream200, models.embeddings],
+    checkModel: models.chat,
+    dataDir,
+    databaseUrl: o.databaseUrl,
+    redisUrl: o.redisUrl,
+    logFile: join(OUT_DIR, 'switchyard.log'),
+  };
+  let firstStartPeakRssMb: number | undefined;
+  if (o.database === 'embedded' && !o.quick) {
+    // The first start runs initdb and the migrations; measure a restarted server, as production runs.
+    // (A quick run skips this: its RSS then includes what initdb left behind.)
+    const first = await startSwitchyard(gateway);
+    track(first.process);
+    firstStartPeakRssMb = (await first.process.readProbe())?.lifetimePeakRssMb;
+    await first.process.stop();
+  }
+  const sy = await startSwitchyard(gateway);
+  track(sy.process);
+  const idleRssMb = (await sy.process.readProbe())?.rssMb;
+  notes.push(...sy.setup.notes);
+  log(`switchyard on ${sy.target.origin} (auth: ${sy.setup.features.auth}, idle RSS ${idleRssMb?.toFixed(0)} MB)`);
+
+  const direct: Target = { name: 'direct', origin: `http://127.0.0.1:${upstream.port}`, headers: { 'content-type': 'application/json', authorization: 'Bearer x' }, modelId: (m) => m, process: upstream };
+  const targets: Target[] = [direct, sy.target];
+  for (const t of targets) {
+    const problems = await verifyTarget(t, { chat: models.chat, stream: models.stream20, embeddings: models.embeddings });
+    if (problems.length) throw new Error(`${t.name} answered incorrectly: ${problems.join('; ')}`);
+  }
+  if (o.portkey) {
+    const pk = await startPortkeyTarget(upstreamV1, models, notes, versions);
+    if (pk) {
+      targets.push(pk);
+      log(`portkey ${versions['@portkey-ai/gateway']} on ${pk.origin}`);
+    } else log(`portkey: ${notes[notes.length - 1]}`);
+  }
+
+  const ctx = { targets, options: o, models, workDir: OUT_DIR, log };
+  await warmUp(ctx);
+  const balanceBefore = await sy.setup.balanceUsd?.();
+  const scenarios: ScenarioResult[] = [];
+  for (const name of o.scenarios) {
+    try {
+      scenarios.push(await runScenario(name, ctx));
+    } catch (err) {
+      notes.push(`Scenario ${name} failed: ${(err as Error).message}`);
+      log(`[${name}] failed: ${(err as Error).stack}`);
+    }
+    for (const t of targets) if (!t.process.alive) throw new Error(`${t.name} died during ${name} (see bench/.out/*.log)`);
+  }
+  for (const s of scenarios) {
+    if (s.kind !== 'streams') continue;
+    for (const fig of s.figures) if (fig.failed) notes.push(`${s.name}, ${fig.target}: ${fig.failed} stream(s) failed; first failures: ${fig.failures.join(' | ')}`);
+  }
+  const balanceAfter = await sy.setup.balanceUsd?.();
+  if (balanceBefore !== undefined && balanceAfter !== undefined) notes.push(`Credits: the bench user's balance went from $${balanceBefore.toFixed(6)} to $${balanceAfter.toFixed(6)} (charged $${(balanceBefore - balanceAfter).toFixed(6)}).`);
+
+  for (const t of targets) if (t.name !== 'direct') await t.process.stop();
+  let profiles: ProfileResult[] = [];
+  if (o.profile) {
+    try {
+      profiles = await profileHotPath(gateway, models, o, OUT_DIR, log);
+    } catch (err) {
+      notes.push(`Profiling failed: ${(err as Error).message}`);
+    }
+  }
+  await upstream.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+
+  const report: RunReport = {
+    command: `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`,
+    date: new Date().toISOString(),
+    revision,
+    loadBefore,
+    loadAfter: loadAverage(),
+    machine: machineInfo(),
+    versions,
+    options: o,
+    features: sy.setup.features,
+    idleRssMb,
+    firstStartPeakRssMb,
+    scenarios,
+    profiles,
+    notes,
+    wallS: (performance.now() - started) / 1000,
+  };
+  const checks = checkTargets(report);
+  console.log(renderConsole(report, checks));
+  mkdirSync(dirname(resolve(o.out)), { recursive: true });
+  writeFileSync(o.out, renderMarkdown(report, checks));
+  log(`\nwrote ${o.out} (${(report.wallS / 60).toFixed(1)} min)`);
+}
+
+let options: BenchOptions | 'help';
+try {
+  options = parseOptions(process.argv.slice(2));
+} catch (err) {
+  console.error(`${(err as Error).message}\n\n${USAGE}`);
+  process.exit(2);
+}
+if (options === 'help') {
+  console.log(USAGE);
+  process.exit(0);
+}
+try {
+  await main(options);
+  process.exit(0);
+} catch (err) {
+  console.error(`bench failed: ${(err as Error).stack ?? err}`);
+  killAll();
+  process.exit(1);
+}

@@ -1,0 +1,75 @@
+/**
+ * Starts Switchyard (bench/gateway.ts) in its own process, switches its full pipeline on through the API
+ * (pipeline-setup.ts) and returns it as a load target.
+ */
+import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
+import { forkProcess, type BenchProcess } from './processes.ts';
+import { GATEWAY_ENV_FOR_SETUP, setUpPipeline, type PipelineSetup } from './pipeline-setup.ts';
+import { CHAT_PATH, chatBody, type Target } from './targets.ts';
+
+export interface SwitchyardOptions {
+  upstreamV1: string;
+  /** Upstream model names to price (as bench/<model>). */
+  models: string[];
+  /** Model used for the set-up check request. */
+  checkModel: string;
+  dataDir: string;
+  databaseUrl?: string;
+  redisUrl?: string;
+  /** Extra node flags, e.g. --cpu-prof. */
+  nodeFlags?: string[];
+  logFile: string;
+}
+
+export interface RunningSwitchyard {
+  process: BenchProcess;
+  setup: PipelineSetup;
+  target: Target;
+}
+
+const ADMIN_KEY = `sk-bench-admin-${randomBytes(12).toString('hex')}`;
+
+export async function startSwitchyard(o: SwitchyardOptions): Promise<RunningSwitchyard> {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...GATEWAY_ENV_FOR_SETUP,
+    BENCH_UPSTREAM_URL: o.upstreamV1,
+    BENCH_ADMIN_KEY: ADMIN_KEY,
+    BENCH_MODELS: o.models.join(','),
+    BENCH_DATA_DIR: o.dataDir,
+    BENCH_DATABASE_URL: o.databaseUrl ?? '',
+    BENCH_DATABASE_SCHEMA: o.databaseUrl ? `bench_${randomBytes(5).toString('hex')}` : '',
+    BENCH_REDIS_URL: o.redisUrl ?? '',
+  };
+  // The gateway's own settings must come from the harness, not from the shell that started it.
+  for (const name of ['DATABASE_URL', 'REDIS_URL', 'SWITCHYARD_CONFIG', 'ADMIN_API_KEY', 'LOG_LEVEL', 'PORT', 'HOST']) delete env[name];
+  const proc = await forkProcess({ name: 'switchyard', script: resolve('bench/gateway.ts'), env, nodeFlags: o.nodeFlags, logFile: o.logFile });
+  try {
+    const origin = `http://127.0.0.1:${proc.port}`;
+    const target = (apiKey: string): Target => ({
+      name: 'switchyard',
+      origin,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
+      modelId: (m) => `bench/${m}`,
+      process: proc,
+    });
+    const check = async (apiKey: string) => {
+      const t = target(apiKey);
+      const res = await fetch(origin + CHAT_PATH, { method: 'POST', headers: t.headers, body: chatBody(t, o.checkModel, false), signal: AbortSignal.timeout(15_000) });
+      const text = await res.text();
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        json = { raw: text.slice(0, 200) };
+      }
+      return { status: res.status, json, headers: res.headers };
+    };
+    const setup = await setUpPipeline(origin, ADMIN_KEY, check);
+    return { process: proc, setup, target: target(setup.apiKey) };
+  } catch (err) {
+    await proc.stop();
+    throw err;
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * Cache invalidation across instances. Every change to something cached (a key, a user, the catalog) is
+ * published here; this instance applies it at once, and with Redis every other instance does too.
+ */
+import { randomUUID } from 'node:crypto';
+import type { RedisHandle } from '../store/redis.ts';
+
+export type Invalidation =
+  | { type: 'key'; id: string }
+  | { type: 'user'; id: string }
+  | { type: 'org'; id: string }
+  | { type: 'account'; id: string }
+  | { type: 'breaker'; id: string; state: 'closed' | 'open' | 'half_open'; openUntil: number; trips: number }
+  | { type: 'catalog' };
+
+type Listener = (msg: Invalidation) => void;
+
+const CHANNEL = 'switchyard:invalidate';
+
+export class CacheBus {
+  private readonly listeners: Listener[] = [];
+  /** Tags our own messages so we do not apply them twice. */
+  private readonly origin = randomUUID();
+
+  constructor(private readonly redis?: RedisHandle) {}
+
+  async start(): Promise<void> {
+    if (!this.redis) return;
+    await this.redis.subscriber.subscribe(CHANNEL, (raw) => {
+      try {
+        const { origin, msg } = JSON.parse(raw) as { origin: string; msg: Invalidation };
+        if (origin !== this.origin) this.deliver(msg);
+      } catch {
+        /* not ours */
+      }
+    });
+  }
+
+  on(listener: Listener): void {
+    this.listeners.push(listener);
+  }
+
+  /** Applies locally (synchronously) and broadcasts to the fleet. */
+  publish(msg: Invalidation): void {
+    this.deliver(msg);
+    if (this.redis) void this.redis.client.publish(CHANNEL, JSON.stringify({ origin: this.origin, msg })).catch(() => {});
+  }
+
+  private deliver(msg: Invalidation): void {
+    for (const l of this.listeners) l(msg);
+  }
+}

@@ -1,0 +1,284 @@
+/**
+ * The credit ledger: one append-only table of signed pico-USD entries per account (a user or an org). Every
+ * entry is written in the same transaction that moves the account's balance, under a row lock, so
+ * balance == sum(entries) always holds. Charges are idempotent by request; refunds reference their charge.
+ */
+import { sql, type Selectable, type Transaction } from 'kysely';
+import type { Db } from '../../store/db.ts';
+import type { CreditKind, CreditTransactionsTable, Database } from '../../store/schema.ts';
+import { AppError, badRequest, notFound } from '../../errors.ts';
+import { newId } from '../ids.ts';
+import type { CacheBus } from '../cache-bus.ts';
+import type { AuditActor } from '../audit/audit.ts';
+import { picoToUsdNumber } from './units.ts';
+
+export type Executor = Db | Transaction<Database>;
+export type OwnerType = 'user' | 'org';
+
+export interface Owner {
+  type: OwnerType;
+  id: string;
+}
+
+export interface Account {
+  id: string;
+  ownerType: OwnerType;
+  ownerId: string;
+  balance: bigint;
+  version: bigint;
+}
+
+export interface Entry {
+  kind: CreditKind;
+  /** Signed pico-USD. */
+  amount: bigint;
+  actor: AuditActor;
+  reason?: string;
+  referenceType?: string;
+  referenceId?: string;
+  refundOf?: string;
+  apiKeyId?: string;
+  model?: string;
+  metadata?: Record<string, unknown>;
+}
+
+export interface ChargeRecord {
+  accountId: string;
+  /** Server-generated, unique per inference request: the idempotency key. */
+  chargeId: string;
+  /** Positive pico-USD cost. */
+  amount: bigint;
+  apiKeyId: string | null;
+  model: string | null;
+  requestId: string;
+}
+
+export interface AppliedCharges {
+  accountId: string;
+  /** pico-USD actually debited by this batch (duplicates excluded). */
+  applied: bigint;
+  balance: bigint;
+  version: bigint;
+}
+
+export const insufficientBalance = (message = 'This would take the balance below zero.') => new AppError(409, 'conflict_error', message, 'balance_would_be_negative');
+
+export function transactionView(r: Selectable<CreditTransactionsTable>) {
+  return {
+    id: String(r.id),
+    account_id: r.account_id,
+    kind: r.kind,
+    amount_usd: picoToUsdNumber(r.amount),
+    balance_after_usd: picoToUsdNumber(r.balance_after),
+    /** Exact amounts in pico-USD (1e-12 USD), as decimal strings. */
+    amount_pico: r.amount,
+    balance_after_pico: r.balance_after,
+    reference_type: r.reference_type,
+    reference_id: r.reference_id,
+    refund_of: r.refund_of === null ? null : String(r.refund_of),
+    api_key_id: r.api_key_id,
+    model: r.model,
+    reason: r.reason,
+    actor_type: r.actor_type,
+    actor_id: r.actor_id,
+    metadata: r.metadata,
+    created_at: new Date(r.created_at).toISOString(),
+  };
+}
+export type TransactionView = ReturnType<typeof transactionView>;
+
+const accountFromRow = (r: { id: string; owner_type: OwnerType; owner_id: string; balance: string; version: string }): Account => ({
+  id: r.id,
+  ownerType: r.owner_type,
+  ownerId: r.owner_id,
+  balance: BigInt(r.balance),
+  version: BigInt(r.version),
+});
+
+export class Ledger {
+  constructor(
+    private readonly db: Db,
+    private readonly bus: CacheBus,
+  ) {}
+
+  /** The owner's account, created on first use. */
+  async account(owner: Owner, db: Executor = this.db): Promise<Account> {
+    const existing = await db.selectFrom('credit_accounts').selectAll().where('owner_type', '=', owner.type).where('owner_id', '=', owner.id).executeTakeFirst();
+    if (existing) return accountFromRow(existing);
+    await db
+      .insertInto('credit_accounts')
+      .values({ id: newId('acct'), owner_type: owner.type, owner_id: owner.id })
+      .onConflict((oc) => oc.columns(['owner_type', 'owner_id']).doNothing())
+      .execute();
+    return accountFromRow(await db.selectFrom('credit_accounts').selectAll().where('owner_type', '=', owner.type).where('owner_id', '=', owner.id).executeTakeFirstOrThrow());
+  }
+
+  async accountById(id: string, db: Executor = this.db): Promise<Account | undefined> {
+    const row = await db.selectFrom('credit_accounts').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? accountFromRow(row) : undefined;
+  }
+
+  /**
+   * Appends one entry and moves the balance, inside the caller's transaction, under the account's row lock.
+   * Refuses to go below zero unless `allowNegative`.
+   */
+  async post(trx: Transaction<Database>, accountId: string, e: Entry, allowNegative = false): Promise<Selectable<CreditTransactionsTable>> {
+    const acct = await trx.selectFrom('credit_accounts').select(['balance', 'version']).where('id', '=', accountId).forUpdate().executeTakeFirst();
+    if (!acct) throw notFound(`No credit account "${accountId}".`, 'account_not_found');
+    const after = BigInt(acct.balance) + e.amount;
+    if (after < 0n && !allowNegative) throw insufficientBalance();
+    await trx.updateTable('credit_accounts').set({ balance: after.toString(), version: sql`version + 1`, updated_at: new Date() }).where('id', '=', accountId).execute();
+    return trx
+      .insertInto('credit_transactions')
+      .values({
+        account_id: accountId,
+        kind: e.kind,
+        amount: e.amount.toString(),
+        balance_after: after.toString(),
+        reference_type: e.referenceType ?? null,
+        reference_id: e.referenceId ?? null,
+        refund_of: e.refundOf ?? null,
+        api_key_id: e.apiKeyId ?? null,
+        model: e.model ?? null,
+        reason: e.reason ?? null,
+        actor_type: e.actor.type,
+        actor_id: e.actor.id,
+        metadata: e.metadata ? JSON.stringify(e.metadata) : null,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  }
+
+  /** Set by the credit book: adopts a committed balance before the caller answers. */
+  onChange: ((accountId: string) => Promise<void>) | undefined;
+
+  /**
+   * After a committed change: this instance's credit book adopts the new balance before the caller answers
+   * (so the very next request sees it), and every other instance is told to reload.
+   */
+  async changed(accountId: string): Promise<void> {
+    await this.onChange?.(accountId);
+    this.bus.publish({ type: 'account', id: accountId });
+  }
+
+  /** One entry in its own transaction (credits: grants, purchases, coupons, trials, allowances). */
+  async apply(owner: Owner, e: Entry, allowNegative = false): Promise<TransactionView> {
+    const acct = await this.account(owner);
+    const row = await this.db.transaction().execute((trx) => this.post(trx, acct.id, e, allowNegative));
+    await this.changed(acct.id);
+    return transactionView(row);
+  }
+
+  /**
+   * Refunds (part of) a charge. The charge row is locked, so concurrent refunds of one charge are serialized
+   * and their total can never exceed what was charged.
+   */
+  async refund(transactionId: string, amount: bigint | undefined, reason: string, actor: AuditActor): Promise<TransactionView> {
+    if (!/^\d{1,18}$/.test(transactionId)) throw notFound(`No transaction "${transactionId}".`, 'transaction_not_found', 'transaction_id');
+    const row = await this.db.transaction().execute(async (trx) => {
+      const charge = await trx.selectFrom('credit_transactions').selectAll().where('id', '=', transactionId as never).forUpdate().executeTakeFirst();
+      if (!charge) throw notFound(`No transaction "${transactionId}".`, 'transaction_not_found', 'transaction_id');
+      if (charge.kind !== 'charge') throw badRequest('Only charges can be refunded.', 'not_a_charge', 'transaction_id');
+      const refunded = await trx
+        .selectFrom('credit_transactions')
+        .select(sql<string>`coalesce(sum(amount), 0)`.as('total'))
+        .where('refund_of', '=', transactionId as never)
+        .executeTakeFirstOrThrow();
+      const remaining = -BigInt(charge.amount) - BigInt(refunded.total);
+      const value = amount ?? remaining;
+      if (value <= 0n) throw badRequest('Nothing left to refund on this charge.', 'refund_exceeds_charge', 'amount_usd');
+      if (value > remaining) throw badRequest(`A refund of this charge can be at most ${picoToUsdNumber(remaining)} USD.`, 'refund_exceeds_charge', 'amount_usd');
+      return this.post(trx, charge.account_id, { kind: 'refund', amount: value, reason, actor, refundOf: transactionId, referenceType: 'transaction', referenceId: transactionId });
+    });
+    await this.changed(row.account_id);
+    return transactionView(row);
+  }
+
+  /**
+   * Writes a batch of inference charges: accounts locked in a fixed order (no deadlocks between instances),
+   * charges already recorded skipped (idempotent by charge id), balances moved by what was applied. Charges
+   * may take a balance below zero: the cost was incurred and must be recorded exactly; admission blocks the
+   * account until it is topped up.
+   */
+  async writeCharges(charges: ChargeRecord[]): Promise<AppliedCharges[]> {
+    if (!charges.length) return [];
+    return this.db.transaction().execute(async (trx) => {
+      const ids = [...new Set(charges.map((c) => c.accountId))].sort();
+      const accounts = await trx.selectFrom('credit_accounts').select(['id', 'balance', 'version']).where('id', 'in', ids).orderBy('id').forUpdate().execute();
+      const state = new Map(accounts.map((a) => [a.id, { balance: BigInt(a.balance), version: BigInt(a.version), applied: 0n }]));
+      const existing = await trx
+        .selectFrom('credit_transactions')
+        .select(['account_id', 'reference_id'])
+        .where('kind', '=', 'charge')
+        .where('reference_id', 'in', [...new Set(charges.map((c) => c.chargeId))])
+        .execute();
+      const seen = new Set(existing.map((e) => `${e.account_id}|${e.reference_id}`));
+      const rows = [];
+      for (const c of charges) {
+        const s = state.get(c.accountId);
+        const key = `${c.accountId}|${c.chargeId}`;
+        if (!s || seen.has(key) || c.amount <= 0n) continue;
+        seen.add(key);
+        s.balance -= c.amount;
+        s.applied += c.amount;
+        rows.push({
+          account_id: c.accountId,
+          kind: 'charge' as const,
+          amount: (-c.amount).toString(),
+          balance_after: s.balance.toString(),
+          reference_type: 'request',
+          reference_id: c.chargeId,
+          api_key_id: c.apiKeyId,
+          model: c.model,
+          actor_type: 'system',
+          actor_id: null,
+          metadata: JSON.stringify({ request_id: c.requestId }),
+        });
+      }
+      for (let i = 0; i < rows.length; i += 500) await trx.insertInto('credit_transactions').values(rows.slice(i, i + 500)).execute();
+      const out: AppliedCharges[] = [];
+      for (const [id, s] of state) {
+        if (s.applied === 0n) {
+          out.push({ accountId: id, applied: 0n, balance: s.balance, version: s.version });
+          continue;
+        }
+        const updated = await trx
+          .updateTable('credit_accounts')
+          .set({ balance: s.balance.toString(), version: sql`version + 1`, updated_at: new Date() })
+          .where('id', '=', id)
+          .returning('version')
+          .executeTakeFirstOrThrow();
+        out.push({ accountId: id, applied: s.applied, balance: s.balance, version: BigInt(updated.version) });
+      }
+      return out;
+    });
+  }
+
+  /** Sum of an API key's charges since a time (for key budgets), pico-USD. */
+  async keySpendSince(apiKeyId: string, since: Date): Promise<bigint> {
+    const row = await this.db
+      .selectFrom('credit_transactions')
+      .select(sql<string>`coalesce(-sum(amount), 0)`.as('spent'))
+      .where('api_key_id', '=', apiKeyId)
+      .where('kind', '=', 'charge')
+      .where('created_at', '>=', since)
+      .executeTakeFirstOrThrow();
+    const refunds = await this.db
+      .selectFrom('credit_transactions as r')
+      .innerJoin('credit_transactions as c', 'c.id', 'r.refund_of')
+      .select(sql<string>`coalesce(sum(r.amount), 0)`.as('refunded'))
+      .where('c.api_key_id', '=', apiKeyId)
+      .where('c.created_at', '>=', since)
+      .executeTakeFirstOrThrow();
+    return BigInt(row.spent) - BigInt(refunds.refunded);
+  }
+
+  /** The invariant, for tests and operators: the stored balance equals the sum of the entries. */
+  async verify(accountId: string): Promise<{ balance: bigint; sum: bigint; ok: boolean }> {
+    const acct = await this.accountById(accountId);
+    if (!acct) throw notFound(`No credit account "${accountId}".`, 'account_not_found');
+    const row = await this.db.selectFrom('credit_transactions').select(sql<string>`coalesce(sum(amount), 0)`.as('sum')).where('account_id', '=', accountId).executeTakeFirstOrThrow();
+    const sum = BigInt(row.sum);
+    return { balance: acct.balance, sum, ok: sum === acct.balance };
+  }
+}
