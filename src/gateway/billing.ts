@@ -5,14 +5,14 @@
  */
 import type { Config } from '../config/schema.ts';
 import type { ChatRequest, EmbeddingsRequest } from '../providers/types.ts';
-import { estimateInputTokens, estimatePromptTokens } from '../providers/tokens.ts';
+import { estimateInputTokens, promptTokenBound } from '../providers/tokens.ts';
 import type { CreditBook, Hold } from '../domain/credits/book.ts';
 import type { Owner } from '../domain/credits/ledger.ts';
 import type { RequestContext } from './context.ts';
 import type { Candidate } from './router.ts';
 
-/** Slack on the local token estimate: providers' tokenizers count differently. */
-const inputBound = (estimate: number) => Math.ceil(estimate * 1.1) + 16;
+/** Slack for provider-side framing the local bound cannot see. */
+const inputBound = (bound: number) => bound + 16;
 
 function ownerOf(ctx: RequestContext): Owner | undefined {
   const p = ctx.principal;
@@ -61,7 +61,7 @@ export class Billing {
   holdChat(ctx: RequestContext, req: ChatRequest, candidates: Candidate[]): Promise<Hold | undefined> | undefined {
     if (!this.billed(ctx)) return undefined;
     const output = (req.max_completion_tokens ?? req.max_tokens ?? this.config.credits.reserveOutputTokens) * (req.n ?? 1);
-    return this.hold(ctx, maxCost(candidates, inputBound(estimatePromptTokens(req)), output));
+    return this.hold(ctx, maxCost(candidates, inputBound(promptTokenBound(req)), output));
   }
 
   holdEmbeddings(ctx: RequestContext, req: EmbeddingsRequest, candidates: Candidate[]): Promise<Hold | undefined> | undefined {

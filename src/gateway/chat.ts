@@ -17,7 +17,7 @@ import { estimateChatUsage, toOpenAIUsage } from './usage.ts';
 import type { Admission } from './admit.ts';
 import type { Billing } from './billing.ts';
 import type { Lease, Leases } from './lease.ts';
-import { estimatePromptTokens } from '../providers/tokens.ts';
+import { promptTokenBound } from '../providers/tokens.ts';
 import { ROUTING_FIELDS } from '../providers/chat-schema.ts';
 
 /** An error event inside an SSE stream, in OpenAI's error shape. */
@@ -101,7 +101,8 @@ export class ChatPipeline {
       const admitted = this.admission.admit(ctx, plan);
       candidates = admitted instanceof Promise ? await admitted : admitted;
       // Limits, capacity and credit are all taken before any upstream call: a refusal costs the upstream nothing.
-      const estimate = estimatePromptTokens(req) + (req.max_completion_tokens ?? req.max_tokens ?? 0);
+      // Bytes / 4: a quick, typical token estimate; the real count corrects it after the answer.
+      const estimate = Math.ceil(promptTokenBound(req) / 4) + (req.max_completion_tokens ?? req.max_tokens ?? 0);
       lease = await this.leases.take(ctx, estimate, () => this.billing.holdChat(ctx, req, candidates));
     } catch (err) {
       this.recorder.record({ ctx, endpoint: 'chat', requestedModel: req.model, candidate: undefined, stream, status: statusOf(err), error: err, usage: undefined, costPico: 0n, attempts: 0 });

@@ -40,6 +40,21 @@ export function estimatePromptTokens(req: Pick<ChatRequest, 'messages' | 'tools'
   return total;
 }
 
+/**
+ * A cheap upper bound on prompt tokens, for admission (credit holds, token rate limits) on every request:
+ * a BPE token covers at least one UTF-8 byte, so the byte length bounds the count without running the
+ * tokenizer. Framing and images are added as in the estimate.
+ */
+export function promptTokenBound(req: Pick<ChatRequest, 'messages' | 'tools'>): number {
+  let total = PER_REPLY;
+  for (const m of req.messages) {
+    const { text, images } = messageText(m);
+    total += PER_MESSAGE + Buffer.byteLength(text) + images * PER_IMAGE;
+  }
+  if (req.tools?.length) total += Buffer.byteLength(JSON.stringify(req.tools));
+  return total;
+}
+
 export function estimateInputTokens(input: string | string[] | number[] | number[][]): number {
   if (typeof input === 'string') return countText(input);
   let total = 0;

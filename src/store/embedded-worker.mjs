@@ -8,7 +8,9 @@ const { dataDir, socketPath } = workerData;
 let db;
 let server;
 try {
-  db = dataDir ? await PGlite.create(dataDir) : await PGlite.create();
+  // A small buffer cache: the embedded database serves one gateway, and its memory counts against the process.
+  const options = { postgresqlconf: ['shared_buffers = 16MB'] };
+  db = dataDir ? await PGlite.create(dataDir, options) : await PGlite.create(options);
   // One connection: PGlite is single-session, and interleaving transactions of several clients is unsafe.
   server = new PGLiteSocketServer({ db, path: socketPath, maxConnections: 1 });
   await server.start();

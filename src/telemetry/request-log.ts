@@ -5,6 +5,7 @@
  */
 import type { Insertable } from 'kysely';
 import type { Db } from '../store/db.ts';
+import { insertRequestLogs } from '../store/request-logs.ts';
 import type { RequestLogsTable } from '../store/schema.ts';
 import type { Metrics } from './metrics.ts';
 import type { Logger } from './logger.ts';
@@ -96,10 +97,10 @@ export class RequestLogWriter {
         const hook = this.batchHook;
         if (hook) {
           await this.db.transaction().execute(async (trx) => {
-            await trx.insertInto('request_logs').values(batch).execute();
+            await insertRequestLogs(trx, batch);
             await hook(trx, batch);
           });
-        } else await this.db.insertInto('request_logs').values(batch).execute();
+        } else await insertRequestLogs(this.db, batch);
       } catch (err) {
         this.metrics.requestLogWriteErrors.inc();
         this.dropped += batch.length;

@@ -1,7 +1,6 @@
 /**
- * PLACEHOLDER for the traffic-control work: circuit-breaker state as the admin resolve endpoint reports it.
- * Until breakers exist every deployment reports "unknown". The breaker implementation replaces
- * `services.breakers` with its own BreakerInspector; nothing else needs to change.
+ * Circuit-breaker state as the admin resolve endpoint reports it: app.ts plugs in the gateway's breakers.
+ * `unknownBreakers` remains the default for a server built without a gateway (nothing to report).
  */
 export type BreakerState = 'closed' | 'open' | 'half_open' | 'unknown';
 
