@@ -30,7 +30,7 @@ import { usdToPico } from './domain/credits/units.ts';
 import type { UserRecord } from './domain/users/records.ts';
 import { ensureBootstrapKey } from './domain/auth/bootstrap-key.ts';
 import { buildProviderRegistry, type ProviderRegistry } from './providers/registry.ts';
-import { closeTransport } from './providers/transport.ts';
+import { closeTransport, configureTransport } from './providers/transport.ts';
 import { Gateway } from './gateway/index.ts';
 import { createObservability, type Observability } from './domain/ops/observability.ts';
 import { plansFor, type Plans } from './domain/plans/plans.ts';
@@ -80,6 +80,7 @@ export interface CreateServicesOptions {
 export async function createServices(config: Config, opts: CreateServicesOptions = {}): Promise<Services> {
   const log = opts.log ?? createLogger(config.logLevel);
   const registry = buildProviderRegistry(config);
+  configureTransport({ connectTimeoutMs: config.upstream.connectTimeoutMs });
   let adminKey = config.adminApiKey;
   if (!adminKey) {
     const boot = ensureBootstrapKey(config.dataDir);

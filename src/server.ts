@@ -11,6 +11,7 @@ import { opsRoutes } from './http/ops/routes.ts';
 import { chatRoutes } from './http/v1/chat.ts';
 import { embeddingsRoutes } from './http/v1/embeddings.ts';
 import { modelsRoutes } from './http/v1/models.ts';
+import { messagesRoutes } from './http/v1/messages.ts';
 import { adminModelRoutes } from './http/api/admin/models.ts';
 import { adminAnalyticsRoutes } from './http/api/admin/analytics.ts';
 import { adminIncidentRoutes } from './http/api/admin/incidents.ts';
@@ -28,6 +29,7 @@ import { adminCreditRoutes } from './http/api/admin/credits.ts';
 import { adminDiagnosticsRoutes } from './http/api/admin/diagnostics.ts';
 import { adminBreakerRoutes } from './http/api/admin/breakers.ts';
 import { couponRoutes } from './http/api/coupons.ts';
+import { routerRoutes } from './http/api/routers.ts';
 import { adminCouponRoutes } from './http/api/admin/coupons.ts';
 import { loggerOptions, type Logger } from './telemetry/logger.ts';
 
@@ -90,6 +92,7 @@ export async function buildServer(config: Config, opts: CreateServicesOptions = 
       await v1.register(chatRoutes, { services });
       await v1.register(embeddingsRoutes, { services });
       await v1.register(modelsRoutes, { services });
+      await v1.register(messagesRoutes, { services });
     },
     { prefix: '/v1' },
   );
@@ -115,6 +118,7 @@ export async function buildServer(config: Config, opts: CreateServicesOptions = 
   await app.register(planRoutes, { services, prefix: '/api' });
   await app.register(billingRoutes, { services, prefix: '/api/billing' });
   await app.register(couponRoutes, { services, prefix: '/api/coupons' });
+  await app.register(routerRoutes, { services, prefix: '/api/routers' });
   app.get('/', { schema: { hide: true } }, async () => ({ name: 'switchyard', docs: '/docs', health: '/health', api: '/v1' }));
   await app.ready();
 

@@ -37,6 +37,7 @@ const ENV_NESTED = {
   UPSTREAM_TOTAL_TIMEOUT_MS: ['upstream', 'totalTimeoutMs'],
   UPSTREAM_STREAM_IDLE_TIMEOUT_MS: ['upstream', 'streamIdleTimeoutMs'],
   UPSTREAM_MAX_ATTEMPTS: ['upstream', 'maxAttempts'],
+  UPSTREAM_CONNECT_TIMEOUT_MS: ['upstream', 'connectTimeoutMs'],
   REQUEST_LOG_BATCH_SIZE: ['requestLog', 'batchSize'],
   REQUEST_LOG_FLUSH_INTERVAL_MS: ['requestLog', 'flushIntervalMs'],
   REQUEST_LOG_MAX_QUEUE: ['requestLog', 'maxQueue'],
@@ -168,6 +169,7 @@ function fileToConfigInput(file: FileConfig): Record<string, unknown> {
     protectedDomains: file.protected_domains,
     trial: file.trial ? { days: file.trial.days, creditUsd: file.trial.credit_usd } : undefined,
     plans: file.plans,
+    routers: file.routers,
   };
   if (file.upstream) {
     out.upstream = {
@@ -175,6 +177,7 @@ function fileToConfigInput(file: FileConfig): Record<string, unknown> {
       totalTimeoutMs: file.upstream.total_timeout_ms,
       streamIdleTimeoutMs: file.upstream.stream_idle_timeout_ms,
       maxAttempts: file.upstream.max_attempts,
+      connectTimeoutMs: file.upstream.connect_timeout_ms,
     };
   }
   if (file.request_log) {

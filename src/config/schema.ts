@@ -32,6 +32,10 @@ export const ProviderConfigSchema = z.object({
   enabled: z.boolean().optional(),
   /** Per-attempt timeout until the first upstream byte, in ms. */
   timeout_ms: z.number().int().positive().optional(),
+  /** Longest silence inside a stream, ms. */
+  stream_idle_timeout_ms: z.number().int().positive().optional(),
+  /** TCP/TLS connect timeout, ms. */
+  connect_timeout_ms: z.number().int().positive().optional(),
 });
 export type ProviderConfigInput = z.infer<typeof ProviderConfigSchema>;
 
@@ -48,6 +52,12 @@ export const ModelRouteSchema = z.object({
   fallbacks: z.array(z.string()).default([]),
   pricing: PricingSchema.optional(),
   context_length: z.number().int().positive().optional(),
+  /** Per-model timeouts, ms (override the provider's and the global ones). */
+  timeouts: z
+    .object({ first_byte_ms: z.number().int().positive(), stream_idle_ms: z.number().int().positive(), total_ms: z.number().int().positive() })
+    .partial()
+    .strict()
+    .optional(),
 });
 export type ModelRouteInput = z.infer<typeof ModelRouteSchema>;
 
@@ -75,6 +85,40 @@ export const PlanConfigSchema = z
 export const PlansConfigSchema = z.object({ free: PlanConfigSchema, pro: PlanConfigSchema, power: PlanConfigSchema, team: PlanConfigSchema }).partial().strict();
 export type PlansConfig = z.infer<typeof PlansConfigSchema>;
 
+/** Task routers (`router:code[:mode]`, `router:auto`): the config file's `routers:` replaces parts of src/gateway/routers/code-tiers.json. */
+const routerModelId = z.string().min(1).max(200);
+const routerTierId = z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'lowercase letters, digits, "-" and "_" only').max(40);
+const RouterModelSchema = z
+  .object({ id: routerModelId, score: z.number().min(0).max(100), strengths: z.array(z.string().max(40)).max(20).optional(), tools: z.boolean().optional() })
+  .strict();
+const RouterModeSchema = z
+  .object({ description: z.string().max(500), tiers: z.object({ low: routerTierId, medium: routerTierId, high: routerTierId }).strict(), price_weight: z.number().min(0).max(10), require_tools: z.boolean() })
+  .partial()
+  .strict();
+export const RoutersConfigSchema = z
+  .object({
+    /** Strongest first. */
+    tiers: z.array(z.object({ id: routerTierId, description: z.string().max(500).optional(), models: z.array(RouterModelSchema).max(100) }).strict()).min(1).max(20),
+    modes: z.object({ balanced: RouterModeSchema, price: RouterModeSchema, quality: RouterModeSchema, agentic: RouterModeSchema }).partial().strict(),
+    category_min_tier: z.record(z.string().max(40), routerTierId),
+    baseline: routerModelId,
+    fallback: routerModelId,
+    default_output_tokens: z.number().int().positive().max(1_000_000),
+    auto: z
+      .object({
+        cheap: z.array(routerModelId).min(1).max(50),
+        strong: z.array(routerModelId).min(1).max(50),
+        strong_complexity: z.enum(['medium', 'high']),
+        code_is_strong: z.boolean(),
+        strong_min_tokens: z.number().int().positive(),
+      })
+      .partial()
+      .strict(),
+  })
+  .partial()
+  .strict();
+export type RoutersConfig = z.infer<typeof RoutersConfigSchema>;
+
 /** The config file (SWITCHYARD_CONFIG): everything optional, merged over the environment. */
 export const FileConfigSchema = z
   .object({
@@ -96,6 +140,7 @@ export const FileConfigSchema = z
         total_timeout_ms: z.number().int().positive(),
         stream_idle_timeout_ms: z.number().int().positive(),
         max_attempts: z.number().int().min(1).max(10),
+        connect_timeout_ms: z.number().int().positive(),
       })
       .partial(),
     stream_heartbeat_ms: z.number().int().positive(),
@@ -112,6 +157,7 @@ export const FileConfigSchema = z
     protected_domains: z.array(z.string()),
     trial: z.object({ days: z.number().int().min(0), credit_usd: z.number().min(0) }).partial().strict(),
     plans: PlansConfigSchema,
+    routers: RoutersConfigSchema,
   })
   .partial()
   .strict();
@@ -139,6 +185,7 @@ export const ConfigSchema = z.object({
       totalTimeoutMs: z.number().int().positive().default(600_000),
       streamIdleTimeoutMs: z.number().int().positive().default(120_000),
       maxAttempts: z.number().int().min(1).max(10).default(3),
+      connectTimeoutMs: z.number().int().positive().default(10_000),
     })
     .prefault({}),
   streamHeartbeatMs: z.number().int().positive().default(15_000),
@@ -187,6 +234,8 @@ export const ConfigSchema = z.object({
   trial: z.object({ days: z.number().int().min(0).default(0), creditUsd: z.number().min(0).default(0) }).prefault({}),
   /** Plan overrides (config file `plans:`), merged over the built-in defaults of src/domain/plans. */
   plans: PlansConfigSchema.default({}),
+  /** Task router overrides (config file `routers:`), merged over src/gateway/routers/code-tiers.json. */
+  routers: RoutersConfigSchema.default({}),
   /** Stripe billing. Without stripeSecretKey the billing API runs in stub mode (no payments, labelled "stub"). */
   billing: z
     .object({

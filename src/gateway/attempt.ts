@@ -58,10 +58,12 @@ const sleep = (ms: number, signal: AbortSignal) =>
   });
 
 export function callOptions(config: Config, candidate: Candidate, signal: AbortSignal): CallOptions {
+  const p = candidate.entry.provider;
   return {
     signal,
-    firstByteTimeoutMs: candidate.entry.provider.timeoutMs ?? config.upstream.firstByteTimeoutMs,
-    idleTimeoutMs: config.upstream.streamIdleTimeoutMs,
+    firstByteTimeoutMs: candidate.timeouts?.firstByteMs ?? p.timeoutMs ?? config.upstream.firstByteTimeoutMs,
+    idleTimeoutMs: candidate.timeouts?.idleMs ?? p.idleTimeoutMs ?? config.upstream.streamIdleTimeoutMs,
+    connectTimeoutMs: p.connectTimeoutMs,
   };
 }
 

@@ -14,11 +14,13 @@ import type { Recorder } from './record.ts';
 import type { RequestContext } from './context.ts';
 import { attemptInOrder, AttemptsExhausted, callOptions, deploymentId, type Resilience } from './attempt.ts';
 import { estimateChatUsage, toOpenAIUsage } from './usage.ts';
+import { Deadline } from './deadline.ts';
 import type { Admission } from './admit.ts';
 import type { Billing } from './billing.ts';
 import type { Lease, Leases } from './lease.ts';
 import { promptTokenBound } from '../providers/tokens.ts';
 import { ROUTING_FIELDS } from '../providers/chat-schema.ts';
+import type { RoutedRequest, Routers } from './routers/index.ts';
 
 /** An error event inside an SSE stream, in OpenAI's error shape. */
 export interface StreamErrorItem {
@@ -88,6 +90,8 @@ export class ChatPipeline {
     private readonly billing: Billing,
     private readonly leases: Leases,
     private readonly resilience: Resilience,
+    /** `router:code` / `router:auto` model ids (optional: pipelines built without routers serve plain ids only). */
+    private readonly routers?: Routers,
   ) {}
 
   async complete(ctx: RequestContext, request: ChatRequest): Promise<ChatOutcome> {
@@ -96,8 +100,11 @@ export class ChatPipeline {
     const req = upstreamRequest(request);
     let candidates: Candidate[];
     let lease: Lease;
+    let routed: RoutedRequest | undefined;
     try {
-      const plan = this.router.plan(req.model, 'chat', prefs);
+      // A router id is decided first (in memory), then the chosen model is planned like any other.
+      routed = this.routers?.route(request, prefs);
+      const plan = this.router.plan(routed?.model ?? req.model, 'chat', routed?.prefs ?? prefs);
       const admitted = this.admission.admit(ctx, plan);
       candidates = admitted instanceof Promise ? await admitted : admitted;
       // Limits, capacity and credit are all taken before any upstream call: a refusal costs the upstream nothing.
@@ -108,13 +115,14 @@ export class ChatPipeline {
       this.recorder.record({ ctx, endpoint: 'chat', requestedModel: req.model, candidate: undefined, stream, status: statusOf(err), error: err, usage: undefined, costPico: 0n, attempts: 0 });
       throw err;
     }
-    const deadline = AbortSignal.timeout(this.config.upstream.totalTimeoutMs);
-    const signal = AbortSignal.any([ctx.signal, deadline]);
-    const attemptOpts = { maxAttempts: this.config.upstream.maxAttempts, deadlineAt: Date.now() + this.config.upstream.totalTimeoutMs, signal, resilience: this.resilience };
+    const deadline = new Deadline(ctx.signal, candidates[0]?.timeouts?.totalMs ?? this.config.upstream.totalTimeoutMs);
+    const signal = deadline.signal;
+    const attemptOpts = { maxAttempts: this.config.upstream.maxAttempts, deadlineAt: deadline.at, signal, resilience: this.resilience };
     try {
       if (!stream) {
         const out = await attemptInOrder(candidates, attemptOpts, (c) => c.entry.client.chat(c.target, req, callOptions(this.config, c, signal)));
-        return { kind: 'json', candidate: out.candidate, headers: lease.headers, body: this.settleCompletion(ctx, req, out.value.completion, out.value.usage, out.candidate, out.attempts, lease) };
+        deadline.dispose();
+        return { kind: 'json', candidate: out.candidate, headers: routed ? { ...lease.headers, ...routed.headers } : lease.headers, body: this.settleCompletion(ctx, req, out.value.completion, out.value.usage, out.candidate, out.attempts, lease) };
       }
       const out = await attemptInOrder(candidates, attemptOpts, async (c) => {
         const s = await c.entry.client.chatStream(c.target, req, callOptions(this.config, c, signal));
@@ -122,11 +130,12 @@ export class ChatPipeline {
         const first = await iterator.next();
         return { stream: s, iterator, first };
       });
-      return { kind: 'stream', candidate: out.candidate, headers: lease.headers, items: this.streamItems(ctx, req, out.candidate, out.attempts, out.value, signal, deadline, lease) };
+      return { kind: 'stream', candidate: out.candidate, headers: routed ? { ...lease.headers, ...routed.headers } : lease.headers, items: this.streamItems(ctx, req, out.candidate, out.attempts, out.value, signal, deadline, lease) };
     } catch (err) {
       lease.settle(0n, undefined, undefined);
       const last = err instanceof AttemptsExhausted ? err.last : err;
-      const mapped = ctx.signal.aborted ? last : deadline.aborted ? upstreamTimeout('(total deadline exceeded)') : last;
+      deadline.dispose();
+      const mapped = ctx.signal.aborted ? last : deadline.expired ? upstreamTimeout('(total deadline exceeded)') : last;
       this.recorder.record({
         ctx,
         endpoint: 'chat',
@@ -176,7 +185,7 @@ export class ChatPipeline {
     attempts: number,
     opened: { stream: ChatStream; iterator: AsyncIterator<ChatChunk>; first: IteratorResult<ChatChunk> },
     signal: AbortSignal,
-    deadline: AbortSignal,
+    deadline: Deadline,
     lease: Lease,
   ): AsyncGenerator<StreamItem, void, undefined> {
     const includeUsage = req.stream_options?.include_usage === true;
@@ -268,7 +277,7 @@ export class ChatPipeline {
         yield { id: `chatcmpl-${ctx.requestId}`, object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model: c.modelId, provider: c.entry.provider.id, choices: [], usage: usageView };
       }
     } catch (err) {
-      failure = ctx.signal.aborted ? err : deadline.aborted && !ctx.signal.aborted ? upstreamTimeout('(total deadline exceeded)') : err;
+      failure = ctx.signal.aborted ? err : deadline.expired ? upstreamTimeout('(total deadline exceeded)') : err;
       settle();
       if (!ctx.signal.aborted) {
         if (held) yield held;
@@ -278,6 +287,7 @@ export class ChatPipeline {
       settle();
       // Leaving early (client gone) must release the upstream connection.
       if (!signal.aborted) void opened.iterator.return?.();
+      deadline.dispose();
     }
   }
 }

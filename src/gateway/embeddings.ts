@@ -11,6 +11,7 @@ import { attemptInOrder, AttemptsExhausted, callOptions, type Resilience } from 
 import type { Admission } from './admit.ts';
 import type { Billing } from './billing.ts';
 import type { Lease, Leases } from './lease.ts';
+import { Deadline } from './deadline.ts';
 
 export interface EmbeddingsResponse {
   object: 'list';
@@ -35,14 +36,16 @@ export class EmbeddingsPipeline {
     let candidate: Candidate | undefined;
     let attempts = 0;
     let lease: Lease | undefined;
+    let deadline: Deadline | undefined;
     try {
       const plan = this.router.plan(req.model, 'embedding');
       const admitted = this.admission.admit(ctx, plan);
       const candidates = admitted instanceof Promise ? await admitted : admitted;
       const taken = await this.leases.take(ctx, estimateInputTokens(req.input), () => this.billing.holdEmbeddings(ctx, req, candidates));
       lease = taken;
-      const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(this.config.upstream.totalTimeoutMs)]);
-      const attemptOpts = { maxAttempts: this.config.upstream.maxAttempts, deadlineAt: Date.now() + this.config.upstream.totalTimeoutMs, signal, resilience: this.resilience };
+      deadline = new Deadline(ctx.signal, candidates[0]?.timeouts?.totalMs ?? this.config.upstream.totalTimeoutMs);
+      const signal = deadline.signal;
+      const attemptOpts = { maxAttempts: this.config.upstream.maxAttempts, deadlineAt: deadline.at, signal, resilience: this.resilience };
       const out = await attemptInOrder(candidates, attemptOpts, (c) =>
         c.entry.client.embeddings(c.target, req, callOptions(this.config, c, signal)),
       );
@@ -81,6 +84,8 @@ export class EmbeddingsPipeline {
         clientAborted: ctx.signal.aborted,
       });
       throw lease ? lease.decorate(last) : last;
+    } finally {
+      deadline?.dispose();
     }
   }
 }

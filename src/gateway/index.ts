@@ -5,6 +5,7 @@ import type { Catalog } from '../domain/catalog/catalog.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { RequestLogWriter } from '../telemetry/request-log.ts';
 import { Router } from './router.ts';
+import { Routers } from './routers/index.ts';
 import { Recorder } from './record.ts';
 import { ChatPipeline } from './chat.ts';
 import { EmbeddingsPipeline } from './embeddings.ts';
@@ -23,6 +24,8 @@ import type { RedisHandle } from '../store/redis.ts';
 
 export class Gateway {
   readonly router: Router;
+  /** `router:code[:mode]` and `router:auto` (decisions, tiers, dry runs). */
+  readonly routers: Routers;
   readonly chat: ChatPipeline;
   readonly embeddings: EmbeddingsPipeline;
 
@@ -44,7 +47,8 @@ export class Gateway {
     this.gate = new ConcurrencyGate(config.gate, metrics);
     const leases = new Leases(new RateLimitGate(plansFor(config), metrics, redis), this.gate, this.billing);
     const recorder = new Recorder(metrics, requestLog);
-    this.chat = new ChatPipeline(config, this.router, recorder, this.admission, this.billing, leases, this.resilience);
+    this.routers = new Routers(config, registry, catalog, this.router);
+    this.chat = new ChatPipeline(config, this.router, recorder, this.admission, this.billing, leases, this.resilience, this.routers);
     this.embeddings = new EmbeddingsPipeline(config, this.router, recorder, this.admission, this.billing, leases, this.resilience);
   }
 }

@@ -20,6 +20,8 @@ export interface Candidate {
   entry: ProviderEntry;
   target: UpstreamTarget;
   pricing: Pricing;
+  /** Per-model timeouts from a config route (they override the provider's and the global ones). */
+  timeouts?: { firstByteMs?: number; idleMs?: number; totalMs?: number };
 }
 
 export interface RoutePlan {
@@ -194,7 +196,14 @@ export class Router {
       for (const d of this.orderDeployments(route)) {
         const entry = this.registry.get(d.provider);
         if (!entry?.enabled) continue;
-        out.push({ modelId: route.id, entry, target: { provider: entry.provider, model: d.model }, pricing: this.deploymentPricing(route, d.provider, d.model) });
+        const t = route.timeouts;
+        out.push({
+          modelId: route.id,
+          entry,
+          target: { provider: entry.provider, model: d.model },
+          pricing: this.deploymentPricing(route, d.provider, d.model),
+          ...(t ? { timeouts: { firstByteMs: t.first_byte_ms, idleMs: t.stream_idle_ms, totalMs: t.total_ms } } : {}),
+        });
       }
       for (const fallback of route.fallbacks) {
         try {

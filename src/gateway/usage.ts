@@ -2,18 +2,10 @@
 import type { ChatRequest, OpenAIUsage, Usage } from '../providers/types.ts';
 import { countText, estimatePromptTokens } from '../providers/tokens.ts';
 import { picoToUsd } from '../domain/pricing.ts';
+import { usageToOpenAI } from '../providers/usage.ts';
 
 export function toOpenAIUsage(u: Usage, costPico: bigint): OpenAIUsage {
-  const prompt = u.input + u.cacheRead + u.cacheWrite;
-  return {
-    prompt_tokens: prompt,
-    completion_tokens: u.output,
-    total_tokens: prompt + u.output,
-    prompt_tokens_details: { cached_tokens: u.cacheRead, cache_write_tokens: u.cacheWrite },
-    completion_tokens_details: { reasoning_tokens: u.reasoning },
-    cost: picoToUsd(costPico),
-    ...(u.estimated ? { estimated: true } : {}),
-  };
+  return { ...usageToOpenAI(u), cost: picoToUsd(costPico), ...(u.estimated ? { estimated: true } : {}) };
 }
 
 /** Counts usage locally from the request and the generated text; marked as estimated. */

@@ -101,6 +101,8 @@ function resolveOne(id: string, preset: ProviderPreset | undefined, file: Provid
     secretAccessKey,
     sessionToken,
     timeoutMs: file?.timeout_ms,
+    idleTimeoutMs: file?.stream_idle_timeout_ms,
+    connectTimeoutMs: file?.connect_timeout_ms,
     streamUsageOption: preset?.streamUsageOption ?? true,
   };
   let client = clients.get(type);

@@ -6,39 +6,68 @@ import { Agent, request, type Dispatcher } from 'undici';
 import type { UpstreamRequest } from './types.ts';
 import { upstreamTimeout, upstreamUnreachable, UpstreamError } from './errors.ts';
 
-let agent: Agent | undefined;
+/** One keep-alive agent per connect timeout in use (almost always just the default one). */
+const agents = new Map<number, Agent>();
+let defaultConnectTimeoutMs = 10_000;
 
-function dispatcher(): Agent {
-  agent ??= new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, connect: { timeout: 10_000 } });
+/** Sets the connect timeout used when a provider sets none (UPSTREAM_CONNECT_TIMEOUT_MS). */
+export function configureTransport(opts: { connectTimeoutMs: number }): void {
+  defaultConnectTimeoutMs = opts.connectTimeoutMs;
+}
+
+function dispatcher(connectTimeoutMs = defaultConnectTimeoutMs): Agent {
+  let agent = agents.get(connectTimeoutMs);
+  if (!agent) {
+    agent = new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, connect: { timeout: connectTimeoutMs } });
+    agents.set(connectTimeoutMs, agent);
+  }
   return agent;
 }
 
 /** Closes pooled upstream connections (graceful shutdown, tests). */
 export async function closeTransport(): Promise<void> {
-  const a = agent;
-  agent = undefined;
-  await a?.close();
+  const all = [...agents.values()];
+  agents.clear();
+  await Promise.all(all.map((a) => a.close()));
 }
 
 export interface SendOptions {
   signal?: AbortSignal;
   firstByteTimeoutMs: number;
   idleTimeoutMs: number;
+  connectTimeoutMs?: number;
 }
 
+/** undici's own timers tick about once a second; shorter first-byte timeouts get a precise timer of ours. */
+const PRECISE_BELOW_MS = 2000;
+const FIRST_BYTE = Symbol('first-byte timeout');
+
 export async function send(req: UpstreamRequest, opts: SendOptions): Promise<Dispatcher.ResponseData> {
+  let signal = opts.signal;
+  let timer: NodeJS.Timeout | undefined;
+  if (opts.firstByteTimeoutMs < PRECISE_BELOW_MS) {
+    const controller = new AbortController();
+    if (opts.signal?.aborted) controller.abort(opts.signal.reason);
+    // Stays attached for the body too: a client that leaves mid-stream still aborts the upstream read.
+    opts.signal?.addEventListener('abort', () => controller.abort(opts.signal!.reason), { once: true });
+    timer = setTimeout(() => controller.abort(FIRST_BYTE), opts.firstByteTimeoutMs);
+    signal = controller.signal;
+  }
   try {
     return await request(req.url, {
-      dispatcher: dispatcher(),
+      dispatcher: dispatcher(opts.connectTimeoutMs),
       method: req.method,
       headers: req.headers,
       body: req.body,
-      signal: opts.signal,
+      signal,
       headersTimeout: opts.firstByteTimeoutMs,
       bodyTimeout: opts.idleTimeoutMs,
     });
   } catch (err) {
+    if (signal?.reason === FIRST_BYTE) throw upstreamTimeout('before the first byte');
     throw mapNetworkError(err, opts.signal);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

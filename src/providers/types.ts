@@ -134,6 +134,10 @@ export interface ResolvedProvider {
   sessionToken?: string;
   /** Per-attempt first-byte timeout override, ms. */
   timeoutMs?: number;
+  /** Stream idle timeout override, ms. */
+  idleTimeoutMs?: number;
+  /** Connect timeout override, ms. */
+  connectTimeoutMs?: number;
   /** Whether streaming requests should ask for `stream_options.include_usage` (OpenAI wire format). */
   streamUsageOption: boolean;
 }

@@ -6,6 +6,7 @@
 import type { Insertable } from 'kysely';
 import type { Db } from '../store/db.ts';
 import { insertRequestLogs } from '../store/request-logs.ts';
+import { WriteBehind } from '../store/write-behind.ts';
 import type { RequestLogsTable } from '../store/schema.ts';
 import type { Metrics } from './metrics.ts';
 import type { Logger } from './logger.ts';
@@ -28,10 +29,7 @@ export interface RequestLogOptions {
 }
 
 export class RequestLogWriter {
-  private queue: RequestLogRecord[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  private flushing: Promise<void> | undefined;
-  private closed = false;
+  private readonly queue: WriteBehind<RequestLogRecord>;
   dropped = 0;
   /** See BatchHook; set once at start-up. */
   batchHook: BatchHook | undefined;
@@ -39,10 +37,22 @@ export class RequestLogWriter {
 
   constructor(
     private readonly db: Db,
-    private readonly opts: RequestLogOptions,
+    opts: RequestLogOptions,
     private readonly metrics: Metrics,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.queue = new WriteBehind(opts, {
+      write: (batch) => this.write(batch),
+      failed: (err, batch) => {
+        this.metrics.requestLogWriteErrors.inc();
+        this.dropped += batch.length;
+        this.metrics.requestLogDropped.inc(batch.length);
+        this.log.error({ err, records: batch.length }, 'request log batch write failed');
+        return 'drop';
+      },
+      depth: (n) => this.metrics.requestLogQueueDepth.set(n),
+    });
+  }
 
   onRecord(listener: RecordListener): void {
     this.listeners.push(listener);
@@ -58,63 +68,32 @@ export class RequestLogWriter {
         this.log.error({ err }, 'request log listener failed');
       }
     }
-    if (this.queue.length >= this.opts.maxQueue) {
+    if (!this.queue.push(rec)) {
       this.dropped++;
       this.metrics.requestLogDropped.inc();
-      return;
-    }
-    this.queue.push(rec);
-    this.metrics.requestLogQueueDepth.set(this.queue.length);
-    if (this.queue.length >= this.opts.batchSize) void this.flush();
-    else if (!this.timer && !this.closed) {
-      this.timer = setTimeout(() => {
-        this.timer = undefined;
-        void this.flush();
-      }, this.opts.flushIntervalMs);
-      this.timer.unref();
     }
   }
 
   get depth(): number {
-    return this.queue.length;
+    return this.queue.depth;
   }
 
   /** Writes everything queued so far; resolves when written (or failed and logged). */
-  async flush(): Promise<void> {
-    while (this.flushing) await this.flushing;
-    if (!this.queue.length) return;
-    this.flushing = this.writeAll().finally(() => {
-      this.flushing = undefined;
-    });
-    await this.flushing;
+  flush(): Promise<void> {
+    return this.queue.flush();
   }
 
-  private async writeAll(): Promise<void> {
-    while (this.queue.length) {
-      const batch = this.queue.splice(0, this.opts.batchSize);
-      this.metrics.requestLogQueueDepth.set(this.queue.length);
-      try {
-        const hook = this.batchHook;
-        if (hook) {
-          await this.db.transaction().execute(async (trx) => {
-            await insertRequestLogs(trx, batch);
-            await hook(trx, batch);
-          });
-        } else await insertRequestLogs(this.db, batch);
-      } catch (err) {
-        this.metrics.requestLogWriteErrors.inc();
-        this.dropped += batch.length;
-        this.metrics.requestLogDropped.inc(batch.length);
-        this.log.error({ err, records: batch.length }, 'request log batch write failed');
-      }
-    }
+  private async write(batch: RequestLogRecord[]): Promise<void> {
+    const hook = this.batchHook;
+    if (!hook) return insertRequestLogs(this.db, batch);
+    await this.db.transaction().execute(async (trx) => {
+      await insertRequestLogs(trx, batch);
+      await hook(trx, batch);
+    });
   }
 
   /** Stops the timer and writes what is left. */
   async drain(): Promise<void> {
-    this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.flush();
+    await this.queue.drain(1);
   }
 }

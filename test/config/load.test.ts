@@ -68,7 +68,7 @@ describe('loadConfig defaults', () => {
     assert.equal(c.redisUrl, undefined);
     assert.equal(c.adminApiKey, undefined);
     assert.equal(c.logLevel, 'info');
-    assert.deepEqual(c.upstream, { firstByteTimeoutMs: 120_000, totalTimeoutMs: 600_000, streamIdleTimeoutMs: 120_000, maxAttempts: 3 });
+    assert.deepEqual(c.upstream, { firstByteTimeoutMs: 120_000, totalTimeoutMs: 600_000, streamIdleTimeoutMs: 120_000, maxAttempts: 3, connectTimeoutMs: 10_000 });
     assert.deepEqual(c.requestLog, { batchSize: 500, flushIntervalMs: 250, maxQueue: 50_000, retentionDays: 30 });
     assert.deepEqual(c.providers, []);
     assert.deepEqual(c.models, []);
@@ -115,7 +115,7 @@ describe('loadConfig environment', () => {
       REQUEST_LOG_BATCH_SIZE: '50',
       REQUEST_LOG_MAX_QUEUE: '1000',
     });
-    assert.deepEqual(c.upstream, { firstByteTimeoutMs: 5000, totalTimeoutMs: 600_000, streamIdleTimeoutMs: 120_000, maxAttempts: 2 });
+    assert.deepEqual(c.upstream, { firstByteTimeoutMs: 5000, totalTimeoutMs: 600_000, streamIdleTimeoutMs: 120_000, maxAttempts: 2, connectTimeoutMs: 10_000 });
     assert.deepEqual(c.requestLog, { batchSize: 50, flushIntervalMs: 250, maxQueue: 1000, retentionDays: 30 });
     const all = loadConfig({ UPSTREAM_TOTAL_TIMEOUT_MS: '60000', UPSTREAM_STREAM_IDLE_TIMEOUT_MS: '9000', REQUEST_LOG_FLUSH_INTERVAL_MS: '10' });
     assert.equal(all.upstream.totalTimeoutMs, 60_000);
@@ -187,7 +187,7 @@ describe('loadConfig file', () => {
     ]);
     assert.deepEqual(c.aliases, { fast: 'openai/gpt-4o-mini' });
     assert.deepEqual(c.prices, { 'local-vllm/qwen2.5-72b': { input: 0.1, output: 0.2, cached_input: 0.05 } });
-    assert.deepEqual(c.upstream, { firstByteTimeoutMs: 30_000, totalTimeoutMs: 600_000, streamIdleTimeoutMs: 120_000, maxAttempts: 5 });
+    assert.deepEqual(c.upstream, { firstByteTimeoutMs: 30_000, totalTimeoutMs: 600_000, streamIdleTimeoutMs: 120_000, maxAttempts: 5, connectTimeoutMs: 10_000 });
     assert.deepEqual(c.requestLog, { batchSize: 100, flushIntervalMs: 250, maxQueue: 50_000, retentionDays: 30 });
   });
 

@@ -41,6 +41,7 @@ before(async () => {
       { id: 'team/price', strategy: 'fallback', deployments: [{ provider: 'pricey', model: 'm', weight: 1 }, { provider: 'cheap', model: 'm', weight: 1 }], fallbacks: [] },
       { id: 'team/flaky', strategy: 'fallback', deployments: [{ provider: 'flaky', model: 'm', weight: 1 }, { provider: 'west', model: 'm', weight: 1 }], fallbacks: [] },
       { id: 'team/only-flaky', strategy: 'fallback', deployments: [{ provider: 'flaky', model: 'm', weight: 1 }], fallbacks: [] },
+      { id: 'team/quick', strategy: 'fallback', deployments: [{ provider: 'slow', model: 'q', weight: 1 }], fallbacks: [], timeouts: { first_byte_ms: 100 } },
     ],
     upstream: { maxAttempts: 2, firstByteTimeoutMs: 800, streamIdleTimeoutMs: 2000, totalTimeoutMs: 10_000 },
     breakers: { windowMs: 10_000, minRequests: 3, failureRate: 0.5, openMs: 400, maxOpenMs: 2000, halfOpenProbes: 1 },
@@ -85,6 +86,19 @@ describe('failover and retries', () => {
       assert.ok(Date.now() - t0 >= 900, 'waited for Retry-After');
     } finally {
       fakes.flaky.setHandler(answer('flaky'));
+    }
+  });
+
+  it('per-model timeouts override the global ones', async () => {
+    fakes.slow.setHandler((req) => (req.body?.model === 'q' ? { hang: true } : answer('slow')(req)));
+    try {
+      const t0 = Date.now();
+      const res = await ask('team/quick');
+      assert.equal(res.status, 504);
+      // Two attempts at the route's 100 ms, well under the global 800 ms first-byte timeout.
+      assert.ok(Date.now() - t0 < 1500, `took ${Date.now() - t0} ms`);
+    } finally {
+      fakes.slow.setHandler(answer('slow'));
     }
   });
 

@@ -413,7 +413,7 @@ describe('gemini response', () => {
       prompt_tokens: 9,
       completion_tokens: 36,
       total_tokens: 45,
-      prompt_tokens_details: { cached_tokens: 0 },
+      prompt_tokens_details: { cached_tokens: 0, cache_write_tokens: 0 },
       completion_tokens_details: { reasoning_tokens: 28 },
     });
   });

@@ -33,7 +33,7 @@ describe('a fleet of two instances on one Redis', { skip }, () => {
       credits: { mode: 'prepaid' as const, chargeFlushIntervalMs: 20 },
       providers: [{ id: 'up', type: 'openai' as const, base_url: upstream.url, api_key: 'k', headers: {} }],
       prices: { 'up/m': { input: 1, output: 2 } },
-      models: [{ id: 'fleet/flaky', strategy: 'fallback' as const, deployments: [{ provider: 'up', model: 'm', weight: 1 }], fallbacks: [] }],
+      models: [{ id: 'fleet/flaky', strategy: 'fallback' as const, deployments: [{ provider: 'up', model: 'breaker-test', weight: 1 }], fallbacks: [] }],
       breakers: { windowMs: 10_000, minRequests: 3, failureRate: 0.5, openMs: 5000, maxOpenMs: 5000, halfOpenProbes: 1 },
       upstream: { maxAttempts: 1, firstByteTimeoutMs: 2000, streamIdleTimeoutMs: 2000, totalTimeoutMs: 10_000 },
     };
@@ -99,7 +99,7 @@ describe('a fleet of two instances on one Redis', { skip }, () => {
   it('a breaker opened on one instance is open on the other', async () => {
     upstream.setHandler(() => fakeOpenAI.error(503, 'down'));
     try {
-      const id = encodeURIComponent('up/m');
+      const id = encodeURIComponent('up/breaker-test');
       for (let i = 0; i < 3; i++) await a.request('/v1/chat/completions', { method: 'POST', json: { model: 'fleet/flaky', messages: [{ role: 'user', content: 'x' }] } });
       assert.equal((await json(await a.request(`/api/admin/circuit-breakers/${id}`))).state, 'open');
       let state = '';

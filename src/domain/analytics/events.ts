@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import type { Insertable } from 'kysely';
+import { WriteBehind } from '../../store/write-behind.ts';
 import type { Db } from '../../store/db.ts';
 import type { AnalyticsEventsTable } from '../../store/schema.ts';
 import type { Metrics } from '../../telemetry/metrics.ts';
@@ -46,62 +47,45 @@ export interface EventWriterOptions {
 }
 
 export class EventWriter {
-  private queue: EventRow[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  private flushing: Promise<void> | undefined;
-  private closed = false;
+  private readonly queue: WriteBehind<EventRow>;
 
   constructor(
     private readonly db: Db,
-    private readonly opts: EventWriterOptions,
+    opts: EventWriterOptions,
     private readonly metrics: Metrics,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.queue = new WriteBehind(opts, {
+      write: async (batch) => {
+        await this.db.insertInto('analytics_events').values(batch).execute();
+      },
+      failed: (err, batch) => {
+        this.metrics.analyticsEventsDropped.inc(batch.length);
+        this.log.error({ err, events: batch.length }, 'analytics event batch write failed');
+        return 'drop';
+      },
+    });
+  }
 
   get depth(): number {
-    return this.queue.length;
+    return this.queue.depth;
   }
 
   /** Queues all rows or none; false when they do not fit (or the writer is closed). */
   offer(rows: EventRow[]): boolean {
-    if (this.closed || this.queue.length + rows.length > this.opts.maxQueue) {
+    if (!this.queue.pushAll(rows)) {
       this.metrics.analyticsEventsDropped.inc(rows.length);
       return false;
     }
-    for (const r of rows) this.queue.push(r);
     this.metrics.analyticsEvents.inc(rows.length);
-    if (this.queue.length >= this.opts.batchSize) void this.flush();
-    else if (!this.timer) {
-      this.timer = setTimeout(() => {
-        this.timer = undefined;
-        void this.flush();
-      }, this.opts.flushIntervalMs);
-      this.timer.unref();
-    }
     return true;
   }
 
-  async flush(): Promise<void> {
-    while (this.flushing) await this.flushing;
-    if (!this.queue.length) return;
-    this.flushing = (async () => {
-      while (this.queue.length) {
-        const batch = this.queue.splice(0, this.opts.batchSize);
-        try {
-          await this.db.insertInto('analytics_events').values(batch).execute();
-        } catch (err) {
-          this.metrics.analyticsEventsDropped.inc(batch.length);
-          this.log.error({ err, events: batch.length }, 'analytics event batch write failed');
-        }
-      }
-    })().finally(() => (this.flushing = undefined));
-    await this.flushing;
+  flush(): Promise<void> {
+    return this.queue.flush();
   }
 
   async drain(): Promise<void> {
-    this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.flush();
+    await this.queue.drain(1);
   }
 }

@@ -9,7 +9,7 @@ import { fromUpstreamResponse } from './response.ts';
 import { AnthropicStreamDecoder } from './stream.ts';
 
 export { toMessagesBody, toUpstreamRequest, structuredOutputTool } from './request.ts';
-export { fromUpstreamResponse, fromAnthropicUsage, toOpenAIUsage, finishReasonOf } from './response.ts';
+export { fromUpstreamResponse, fromAnthropicUsage, finishReasonOf } from './response.ts';
 export { AnthropicEventTranslator, AnthropicStreamDecoder, parseEvent, type AnthropicEvent } from './stream.ts';
 export { fromUpstreamError, errorFromWire, anthropicError } from './errors.ts';
 

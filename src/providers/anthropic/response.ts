@@ -1,11 +1,11 @@
 /** Anthropic Messages response -> OpenAI chat completion, and the usage mapping shared with the stream. */
+import { tokenCount, usageToOpenAI } from '../usage.ts';
 import type { AssistantMessage, ChatRequest, ChatResult, FinishReason, OpenAIUsage, ToolCall, UpstreamTarget, Usage } from '../types.ts';
 import { malformedUpstream } from '../errors.ts';
 import { errorFromWire } from './errors.ts';
 import { structuredOutputTool } from './request.ts';
 import type { WireError, WireMessage, WireUsage } from './wire.ts';
 
-const count = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : 0);
 
 /**
  * Anthropic usage in our kinds. Anthropic's `input_tokens` already excludes cache reads and writes,
@@ -14,25 +14,14 @@ const count = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v 
 export function fromAnthropicUsage(u: WireUsage | null | undefined): Usage | undefined {
   if (!u || typeof u !== 'object') return undefined;
   return {
-    input: count(u.input_tokens),
-    cacheRead: count(u.cache_read_input_tokens),
-    cacheWrite: count(u.cache_creation_input_tokens),
-    output: count(u.output_tokens),
-    reasoning: count(u.output_tokens_details?.thinking_tokens),
+    input: tokenCount(u.input_tokens),
+    cacheRead: tokenCount(u.cache_read_input_tokens),
+    cacheWrite: tokenCount(u.cache_creation_input_tokens),
+    output: tokenCount(u.output_tokens),
+    reasoning: tokenCount(u.output_tokens_details?.thinking_tokens),
   };
 }
 
-/** Our usage in OpenAI's shape, whose prompt_tokens include cached and cache-write tokens. */
-export function toOpenAIUsage(u: Usage): OpenAIUsage {
-  const prompt = u.input + u.cacheRead + u.cacheWrite;
-  return {
-    prompt_tokens: prompt,
-    completion_tokens: u.output,
-    total_tokens: prompt + u.output,
-    prompt_tokens_details: { cached_tokens: u.cacheRead, cache_write_tokens: u.cacheWrite },
-    completion_tokens_details: { reasoning_tokens: u.reasoning },
-  };
-}
 
 const STOP_REASONS: Record<string, FinishReason> = {
   end_turn: 'stop',
@@ -87,7 +76,7 @@ export function fromUpstreamResponse(body: unknown, target: UpstreamTarget, req:
       created: nowSeconds(),
       model: typeof b.model === 'string' ? b.model : target.model,
       choices: [{ index: 0, message, finish_reason: finish, logprobs: null }],
-      ...(usage ? { usage: toOpenAIUsage(usage) } : {}),
+      ...(usage ? { usage: usageToOpenAI(usage) } : {}),
     },
     usage,
   };

@@ -2,6 +2,7 @@
  * Bedrock Converse response -> OpenAI chat completion, plus the pieces the stream decoder shares
  * (usage and stop-reason mapping, ids).
  */
+import { tokenCount, usageToOpenAI } from '../usage.ts';
 import { randomUUID } from 'node:crypto';
 import type { ChatCompletion, ChatRequest, ChatResult, FinishReason, OpenAIUsage, ToolCall, UpstreamTarget, Usage } from '../types.ts';
 import { malformedUpstream } from '../errors.ts';
@@ -12,7 +13,6 @@ type Json = Record<string, any>;
 
 export const completionId = () => `chatcmpl-${randomUUID().replace(/-/g, '')}`;
 
-const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : 0);
 
 /**
  * Converse usage -> our kinds. Per the Bedrock prompt-caching guide, `inputTokens` already excludes cache
@@ -22,25 +22,14 @@ const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v > 
 export function fromConverseUsage(u: TokenUsage | null | undefined): Usage | undefined {
   if (!u || typeof u !== 'object') return undefined;
   return {
-    input: num(u.inputTokens),
-    cacheRead: num(u.cacheReadInputTokens),
-    cacheWrite: num(u.cacheWriteInputTokens),
-    output: num(u.outputTokens),
+    input: tokenCount(u.inputTokens),
+    cacheRead: tokenCount(u.cacheReadInputTokens),
+    cacheWrite: tokenCount(u.cacheWriteInputTokens),
+    output: tokenCount(u.outputTokens),
     reasoning: 0,
   };
 }
 
-/** Our usage in OpenAI's shape (prompt_tokens includes cached tokens there). */
-export function toOpenAIUsage(u: Usage): OpenAIUsage {
-  const prompt = u.input + u.cacheRead + u.cacheWrite;
-  return {
-    prompt_tokens: prompt,
-    completion_tokens: u.output,
-    total_tokens: prompt + u.output,
-    prompt_tokens_details: { cached_tokens: u.cacheRead, cache_write_tokens: u.cacheWrite },
-    completion_tokens_details: { reasoning_tokens: u.reasoning },
-  };
-}
 
 export function finishReasonOf(stop: StopReason | undefined): FinishReason {
   switch (stop) {
@@ -116,7 +105,7 @@ export function fromUpstreamResponse(body: unknown, target: UpstreamTarget, req:
         finish_reason: finalFinish(b.stopReason, toolCalls.length),
       },
     ],
-    ...(usage ? { usage: toOpenAIUsage(usage) } : {}),
+    ...(usage ? { usage: usageToOpenAI(usage) } : {}),
   };
   return { completion, usage };
 }

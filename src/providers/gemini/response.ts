@@ -2,6 +2,7 @@
  * Gemini `GenerateContentResponse` -> OpenAI chat completion, plus the pieces the stream decoder shares:
  * usage mapping, finish reasons, part splitting, logprobs and ids.
  */
+import { tokenCount, usageToOpenAI } from '../usage.ts';
 import { randomBytes } from 'node:crypto';
 import type { ChatChoice, ChatCompletion, ChatResult, FinishReason, OpenAIUsage, ToolCall, UpstreamTarget, Usage } from '../types.ts';
 import { malformedUpstream } from '../errors.ts';
@@ -14,7 +15,6 @@ export type GeminiToolCall = ToolCall & { extra_content?: { google: { thought_si
 export const newCompletionId = () => `chatcmpl-${randomBytes(12).toString('hex')}`;
 export const newToolCallId = () => `call_${randomBytes(12).toString('hex')}`;
 
-const count = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : 0);
 
 /**
  * Gemini's `promptTokenCount` includes the cached tokens, and tool-use prompt tokens (e.g. search results)
@@ -24,27 +24,17 @@ export function fromGeminiUsage(u: GeminiUsageMetadata | undefined): Usage | und
   if (!u || typeof u !== 'object') return undefined;
   const fields = ['promptTokenCount', 'cachedContentTokenCount', 'candidatesTokenCount', 'toolUsePromptTokenCount', 'thoughtsTokenCount', 'totalTokenCount'];
   if (!fields.some((f) => typeof u[f] === 'number')) return undefined;
-  const cached = count(u.cachedContentTokenCount);
-  const thoughts = count(u.thoughtsTokenCount);
+  const cached = tokenCount(u.cachedContentTokenCount);
+  const thoughts = tokenCount(u.thoughtsTokenCount);
   return {
-    input: Math.max(0, count(u.promptTokenCount) - cached) + count(u.toolUsePromptTokenCount),
+    input: Math.max(0, tokenCount(u.promptTokenCount) - cached) + tokenCount(u.toolUsePromptTokenCount),
     cacheRead: cached,
     cacheWrite: 0,
-    output: count(u.candidatesTokenCount) + thoughts,
+    output: tokenCount(u.candidatesTokenCount) + thoughts,
     reasoning: thoughts,
   };
 }
 
-export function toOpenAIUsage(u: Usage): OpenAIUsage {
-  const prompt = u.input + u.cacheRead + u.cacheWrite;
-  return {
-    prompt_tokens: prompt,
-    completion_tokens: u.output,
-    total_tokens: prompt + u.output,
-    prompt_tokens_details: { cached_tokens: u.cacheRead },
-    completion_tokens_details: { reasoning_tokens: u.reasoning },
-  };
-}
 
 const FILTERED = new Set(['SAFETY', 'RECITATION', 'BLOCKLIST', 'PROHIBITED_CONTENT', 'SPII', 'IMAGE_SAFETY', 'IMAGE_PROHIBITED_CONTENT', 'IMAGE_RECITATION']);
 
@@ -143,7 +133,7 @@ export function fromUpstreamResponse(body: unknown, target: UpstreamTarget): Cha
     created: Math.floor(Date.now() / 1000),
     model: typeof b.modelVersion === 'string' && b.modelVersion ? b.modelVersion : target.model,
     choices,
-    ...(usage ? { usage: toOpenAIUsage(usage) } : {}),
+    ...(usage ? { usage: usageToOpenAI(usage) } : {}),
   };
   return { completion, usage };
 }

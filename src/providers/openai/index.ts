@@ -15,6 +15,7 @@ import type {
   Usage,
 } from '../types.ts';
 import { SseParser } from '../sse.ts';
+import { tokenCount } from '../usage.ts';
 import { malformedUpstream, upstreamHttpError, UpstreamError } from '../errors.ts';
 
 type Json = Record<string, any>;
@@ -48,13 +49,13 @@ export function toUpstreamRequest(target: UpstreamTarget, req: ChatRequest, stre
 /** Maps OpenAI usage (whose prompt_tokens include cached tokens) to our explicit kinds. */
 export function fromUpstreamUsage(u: Json | null | undefined): Usage | undefined {
   if (!u || typeof u !== 'object') return undefined;
-  const prompt = num(u.prompt_tokens ?? u.input_tokens);
-  const completion = num(u.completion_tokens ?? u.output_tokens);
+  const prompt = tokenCount(u.prompt_tokens ?? u.input_tokens);
+  const completion = tokenCount(u.completion_tokens ?? u.output_tokens);
   const pd = u.prompt_tokens_details ?? u.input_tokens_details ?? {};
   // DeepSeek reports cache hits in its own fields.
-  const cacheRead = num(pd.cached_tokens ?? u.prompt_cache_hit_tokens);
-  const cacheWrite = num(pd.cache_write_tokens);
-  const reasoning = num((u.completion_tokens_details ?? u.output_tokens_details ?? {}).reasoning_tokens);
+  const cacheRead = tokenCount(pd.cached_tokens ?? u.prompt_cache_hit_tokens);
+  const cacheWrite = tokenCount(pd.cache_write_tokens);
+  const reasoning = tokenCount((u.completion_tokens_details ?? u.output_tokens_details ?? {}).reasoning_tokens);
   return {
     input: Math.max(0, prompt - cacheRead - cacheWrite),
     cacheRead,
@@ -64,7 +65,6 @@ export function fromUpstreamUsage(u: Json | null | undefined): Usage | undefined
   };
 }
 
-const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.floor(v) : 0);
 
 export function fromUpstreamResponse(body: unknown): { completion: ChatCompletion; usage: Usage | undefined } {
   const b = body as Json;
@@ -127,7 +127,7 @@ export function fromEmbeddingsResponse(body: unknown): EmbeddingsResult {
   const b = body as Json;
   if (!b || !Array.isArray(b.data)) throw malformedUpstream('embeddings response has no data array');
   const u = b.usage;
-  const usage = u ? { input: num(u.prompt_tokens ?? u.total_tokens), cacheRead: 0, cacheWrite: 0, output: 0, reasoning: 0 } : undefined;
+  const usage = u ? { input: tokenCount(u.prompt_tokens ?? u.total_tokens), cacheRead: 0, cacheWrite: 0, output: 0, reasoning: 0 } : undefined;
   return { data: b.data, usage };
 }
 
