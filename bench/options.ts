@@ -21,6 +21,8 @@ export interface BenchOptions {
   rampMs: number;
   upstreamLatencyMs: number;
   portkey: boolean;
+  /** A second Switchyard with credits off in the chat scenario: what billing costs. */
+  billingOverhead: boolean;
   database: 'embedded' | 'postgres';
   databaseUrl: string | undefined;
   redisUrl: string | undefined;
@@ -40,6 +42,7 @@ export const USAGE = `npm run bench -- [flags]
   --chunk-interval <ms>   pacing of the 200-chunk streams (default 20, quick 10)
   --upstream-latency <ms> upstream delay before answering (default 0)
   --with-portkey | --no-portkey   compare with @portkey-ai/gateway (default on)
+  --no-billing-overhead   skip the second Switchyard with CREDITS_MODE=off in the chat scenario
   --database postgres     PostgreSQL (DATABASE_URL or postgres://postgres@127.0.0.1:5432/test, fresh schema)
   --redis                 shared state in Redis (REDIS_URL or redis://127.0.0.1:6379)
   --profile | --no-profile        CPU profiles of the gateway (default on, quick off)
@@ -69,6 +72,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
       'upstream-latency': { type: 'string' },
       'with-portkey': { type: 'boolean' },
       'no-portkey': { type: 'boolean' },
+      'no-billing-overhead': { type: 'boolean' },
       database: { type: 'string' },
       redis: { type: 'boolean' },
       profile: { type: 'boolean' },
@@ -97,6 +101,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     rampMs: 1000,
     upstreamLatencyMs: v['upstream-latency'] ? Number(v['upstream-latency']) : 0,
     portkey: v['no-portkey'] ? false : true,
+    billingOverhead: v['no-billing-overhead'] ? false : true,
     database,
     databaseUrl: database === 'postgres' ? (env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test') : undefined,
     redisUrl: v.redis ? (env.REDIS_URL ?? 'redis://127.0.0.1:6379') : undefined,

@@ -27,6 +27,8 @@ export interface RunReport {
   profiles: ProfileResult[];
   notes: string[];
   wallS: number;
+  /** bench/ANALYTICS.md (the 1M-row analytics run, made by analytics-seed.ts), carried into RESULTS.md. */
+  analytics?: string;
 }
 
 export type Verdict = 'PASS' | 'MISS' | 'n/a';
@@ -59,6 +61,12 @@ export function checkTargets(r: RunReport): TargetCheck[] {
       ? { goal: 'Non-streaming throughput >= 5x Portkey (same run)', measured: `${int(sy.rps)} vs ${int(pk.rps)} req/s = ${f(sy.rps / pk.rps, 1)}x`, verdict: sy.rps >= 5 * pk.rps ? 'PASS' : 'MISS' }
       : { goal: 'Non-streaming throughput >= 5x Portkey (same run)', measured: chat ? 'Portkey not measured' : 'scenario not run', verdict: 'n/a' },
   );
+
+  const off = chat && byTarget(chat.figures, 'switchyard-credits-off');
+  if (sy && off && off.rps > 0) {
+    const cost = (100 * (off.rps - sy.rps)) / off.rps;
+    checks.push({ goal: 'Billing (reservation, settlement, ledger) costs < 10% of throughput (issue 4)', measured: `${f(cost, 1)}% (${int(sy.rps)} req/s with credits vs ${int(off.rps)} with CREDITS_MODE=off)`, verdict: cost < 10 ? 'PASS' : 'MISS' });
+  }
 
   const lat = scenario(r, 'chat-latency', 'latency');
   const at = (name: TargetName) => lat?.figures.find((x) => x.target === name && x.rate === 500);
@@ -213,6 +221,11 @@ export function renderMarkdown(r: RunReport, checks: TargetCheck[]): string {
     parts.push(`## Hot-path profiles (Switchyard, \`--cpu-prof\`)\n`);
     parts.push(`Summaries by \`bench/cpuprofile-summary.ts\` (self time by function and by area, load window only). Open the \`.cpuprofile\` files in Chrome DevTools or speedscope for flame graphs.\n`);
     for (const p of r.profiles) parts.push(profileMarkdown(p));
+  }
+  if (r.analytics) {
+    // Its own run (PostgreSQL, seeded): carried over verbatim with headings one level down.
+    parts.push(r.analytics.trim().replace(/^(#+) /gm, '#$1 ') + '\n');
+    parts.push(`_(From \`bench/ANALYTICS.md\`, written by \`bench/analytics-seed.ts\`; not rerun by \`npm run bench\`.)_\n`);
   }
   parts.push(`## Notes\n`);
   for (const n of [...r.notes, ...STATIC_NOTES]) parts.push(`- ${n}`);

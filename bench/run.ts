@@ -4,7 +4,7 @@
  * directly, Switchyard and Portkey, profiles Switchyard's hot path, then prints a table and writes
  * bench/RESULTS.md. `npm run bench -- --help` lists the flags.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { gitRevision, loadAverage, machineInfo, packageVersion, switchyardVersion } from './machine.ts';
@@ -130,13 +130,24 @@ async function main(o: BenchOptions): Promise<void> {
     } else log(`portkey: ${notes[notes.length - 1]}`);
   }
 
+  // What billing costs: the same gateway with credits off, measured in the chat scenario only.
+  let creditsOff: Target | undefined;
+  let creditsOffDir: string | undefined;
+  if (o.billingOverhead && o.scenarios.includes('chat')) {
+    creditsOffDir = mkdtempSync(join(tmpdir(), 'switchyard-bench-'));
+    const off = await startSwitchyard({ ...gateway, dataDir: creditsOffDir, databaseUrl: o.databaseUrl, logFile: join(OUT_DIR, 'switchyard-credits-off.log'), env: { CREDITS_MODE: 'off' }, name: 'switchyard-credits-off' });
+    track(off.process);
+    creditsOff = off.target;
+    log(`switchyard-credits-off on ${off.target.origin} (CREDITS_MODE=off, chat scenario only)`);
+  }
+
   const ctx = { targets, options: o, models, workDir: OUT_DIR, log };
-  await warmUp(ctx);
+  await warmUp(creditsOff ? { ...ctx, targets: [...targets, creditsOff] } : ctx);
   const balanceBefore = await sy.setup.balanceUsd?.();
   const scenarios: ScenarioResult[] = [];
   for (const name of o.scenarios) {
     try {
-      scenarios.push(await runScenario(name, ctx));
+      scenarios.push(await runScenario(name, name === 'chat' && creditsOff ? { ...ctx, targets: [...targets, creditsOff] } : ctx));
     } catch (err) {
       notes.push(`Scenario ${name} failed: ${(err as Error).message}`);
       log(`[${name}] failed: ${(err as Error).stack}`);
@@ -151,6 +162,8 @@ async function main(o: BenchOptions): Promise<void> {
   if (balanceBefore !== undefined && balanceAfter !== undefined) notes.push(`Credits: the bench user's balance went from $${balanceBefore.toFixed(6)} to $${balanceAfter.toFixed(6)} (charged $${(balanceBefore - balanceAfter).toFixed(6)}).`);
 
   for (const t of targets) if (t.name !== 'direct') await t.process.stop();
+  await creditsOff?.process.stop();
+  if (creditsOffDir) rmSync(creditsOffDir, { recursive: true, force: true });
   let profiles: ProfileResult[] = [];
   if (o.profile) {
     try {
@@ -178,6 +191,7 @@ async function main(o: BenchOptions): Promise<void> {
     profiles,
     notes,
     wallS: (performance.now() - started) / 1000,
+    analytics: existsSync('bench/ANALYTICS.md') ? readFileSync('bench/ANALYTICS.md', 'utf8') : undefined,
   };
   const checks = checkTargets(report);
   console.log(renderConsole(report, checks));

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { forkProcess, type BenchProcess } from './processes.ts';
 import { GATEWAY_ENV_FOR_SETUP, setUpPipeline, type PipelineSetup } from './pipeline-setup.ts';
-import { CHAT_PATH, chatBody, type Target } from './targets.ts';
+import { CHAT_PATH, chatBody, type Target, type TargetName } from './targets.ts';
 
 export interface SwitchyardOptions {
   upstreamV1: string;
@@ -20,6 +20,10 @@ export interface SwitchyardOptions {
   /** Extra node flags, e.g. --cpu-prof. */
   nodeFlags?: string[];
   logFile: string;
+  /** Extra environment for the gateway (e.g. CREDITS_MODE=off). */
+  env?: Record<string, string>;
+  /** The target's name (default `switchyard`). */
+  name?: TargetName;
 }
 
 export interface RunningSwitchyard {
@@ -41,6 +45,7 @@ export async function startSwitchyard(o: SwitchyardOptions): Promise<RunningSwit
     BENCH_DATABASE_URL: o.databaseUrl ?? '',
     BENCH_DATABASE_SCHEMA: o.databaseUrl ? `bench_${randomBytes(5).toString('hex')}` : '',
     BENCH_REDIS_URL: o.redisUrl ?? '',
+    ...o.env,
   };
   // The gateway's own settings must come from the harness, not from the shell that started it.
   for (const name of ['DATABASE_URL', 'REDIS_URL', 'SWITCHYARD_CONFIG', 'ADMIN_API_KEY', 'LOG_LEVEL', 'PORT', 'HOST']) delete env[name];
@@ -48,7 +53,7 @@ export async function startSwitchyard(o: SwitchyardOptions): Promise<RunningSwit
   try {
     const origin = `http://127.0.0.1:${proc.port}`;
     const target = (apiKey: string): Target => ({
-      name: 'switchyard',
+      name: o.name ?? 'switchyard',
       origin,
       headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
       modelId: (m) => `bench/${m}`,

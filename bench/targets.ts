@@ -4,7 +4,8 @@
  */
 import type { BenchProcess } from './processes.ts';
 
-export type TargetName = 'direct' | 'switchyard' | 'portkey';
+/** `switchyard-credits-off`: the same gateway with CREDITS_MODE=off, to price billing (chat scenario only). */
+export type TargetName = 'direct' | 'switchyard' | 'switchyard-credits-off' | 'portkey';
 
 export interface Target {
   name: TargetName;

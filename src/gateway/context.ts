@@ -1,4 +1,5 @@
 import type { Principal } from '../domain/auth/principal.ts';
+import type { CancelSignal } from '../providers/cancel.ts';
 
 /** What the pipeline knows about the caller of one request. */
 export interface RequestContext {
@@ -6,7 +7,7 @@ export interface RequestContext {
   principal: Principal;
   clientIp: string;
   /** Aborted when the client goes away. */
-  signal: AbortSignal;
+  signal: CancelSignal;
   /** performance.now() at admission. */
   startedAt: number;
 }

@@ -4,6 +4,7 @@
  * 503 with Retry-After. Ops and admin routes never pass through it.
  */
 import { unavailable } from '../errors.ts';
+import type { CancelSignal } from '../providers/cancel.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 
 interface Waiter {
@@ -28,7 +29,7 @@ export class ConcurrencyGate {
   ) {}
 
   /** Resolves with a release function (call it exactly once); synchronous when a slot is free. */
-  acquire(signal?: AbortSignal): (() => void) | Promise<() => void> {
+  acquire(signal?: CancelSignal): (() => void) | Promise<() => void> {
     if (this.inFlight < this.opts.maxInFlight && this.queue.length === 0) {
       this.inFlight++;
       this.metrics.inferenceInFlight.set(this.inFlight);

@@ -5,6 +5,7 @@
 import type { ChatAdapter, ChatChunk, ChatRequest, ChatResult, EmbeddingsRequest, EmbeddingsResult, UpstreamTarget, Usage } from './types.ts';
 import { mapNetworkError, send, type SendOptions } from './transport.ts';
 import { malformedUpstream, UpstreamError } from './errors.ts';
+import type { CancelSignal } from './cancel.ts';
 
 export type CallOptions = SendOptions;
 
@@ -30,7 +31,7 @@ async function readError(adapter: ChatAdapter, res: { statusCode: number; header
   return adapter.fromUpstreamError(res.statusCode, text, res.headers);
 }
 
-async function readJson(res: { body: { text(): Promise<string> } }, signal?: AbortSignal): Promise<unknown> {
+async function readJson(res: { body: { text(): Promise<string> } }, signal?: CancelSignal): Promise<unknown> {
   let text: string;
   try {
     text = await res.body.text();

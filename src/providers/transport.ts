@@ -5,6 +5,7 @@
 import { Agent, request, type Dispatcher } from 'undici';
 import type { UpstreamRequest } from './types.ts';
 import { upstreamTimeout, upstreamUnreachable, UpstreamError } from './errors.ts';
+import { Cancellation, type CancelSignal } from './cancel.ts';
 
 /** One keep-alive agent per connect timeout in use (almost always just the default one). */
 const agents = new Map<number, Agent>();
@@ -32,7 +33,7 @@ export async function closeTransport(): Promise<void> {
 }
 
 export interface SendOptions {
-  signal?: AbortSignal;
+  signal?: CancelSignal;
   firstByteTimeoutMs: number;
   idleTimeoutMs: number;
   connectTimeoutMs?: number;
@@ -46,12 +47,10 @@ export async function send(req: UpstreamRequest, opts: SendOptions): Promise<Dis
   let signal = opts.signal;
   let timer: NodeJS.Timeout | undefined;
   if (opts.firstByteTimeoutMs < PRECISE_BELOW_MS) {
-    const controller = new AbortController();
-    if (opts.signal?.aborted) controller.abort(opts.signal.reason);
-    // Stays attached for the body too: a client that leaves mid-stream still aborts the upstream read.
-    opts.signal?.addEventListener('abort', () => controller.abort(opts.signal!.reason), { once: true });
-    timer = setTimeout(() => controller.abort(FIRST_BYTE), opts.firstByteTimeoutMs);
-    signal = controller.signal;
+    // Stays linked for the body too: a client that leaves mid-stream still aborts the upstream read.
+    const own = opts.signal ? Cancellation.linked(opts.signal).cancel : new Cancellation();
+    timer = setTimeout(() => own.abort(FIRST_BYTE), opts.firstByteTimeoutMs);
+    signal = own;
   }
   try {
     return await request(req.url, {
@@ -72,7 +71,7 @@ export async function send(req: UpstreamRequest, opts: SendOptions): Promise<Dis
 }
 
 /** Network-level failures (not HTTP statuses) as UpstreamErrors; a caller's own abort passes through. */
-export function mapNetworkError(err: unknown, signal?: AbortSignal): unknown {
+export function mapNetworkError(err: unknown, signal?: CancelSignal): unknown {
   if (err instanceof UpstreamError) return err;
   if (signal?.aborted) return signal.reason ?? err;
   const e = err as { code?: string; message?: string; name?: string; cause?: { code?: string } };

@@ -3,14 +3,21 @@
  * webhooks carry. Readers accept both the current API shape (period end on subscription items, an invoice's
  * subscription under `parent.subscription_details`) and the older one (top-level fields).
  */
-import Stripe from 'stripe';
+import { createRequire } from 'node:module';
+import type Stripe from 'stripe';
 import type { Config } from '../../config/schema.ts';
 import type { Tier } from '../../store/schema.ts';
 import { AppError } from '../../errors.ts';
 import { VERSION } from '../../version.ts';
 
 export type StripeClient = Stripe;
-export { Stripe };
+
+let sdk: typeof Stripe | undefined;
+/** The SDK, loaded on first use: it weighs about 20 MB, and most servers run without Stripe. */
+export function stripeSdk(): typeof Stripe {
+  sdk ??= createRequire(import.meta.url)('stripe') as typeof Stripe;
+  return sdk;
+}
 
 /** A Stripe client for the configured key, or undefined (stub mode). STRIPE_API_BASE redirects it (tests, proxies). */
 export function createStripeClient(billing: Config['billing']): Stripe | undefined {
@@ -24,15 +31,16 @@ export function createStripeClient(billing: Config['billing']): Stripe | undefin
     opts.host = u.hostname.replace(/^\[(.*)\]$/, '$1');
     opts.port = u.port || (u.protocol === 'http:' ? 80 : 443);
   }
-  return new Stripe(billing.stripeSecretKey, opts);
+  return new (stripeSdk())(billing.stripeSecretKey, opts);
 }
 
-export const isStripeError = (err: unknown): err is InstanceType<typeof Stripe.errors.StripeError> => err instanceof Stripe.errors.StripeError;
+/** Only a loaded SDK can have thrown a Stripe error. */
+export const isStripeError = (err: unknown): err is InstanceType<typeof Stripe.errors.StripeError> => !!sdk && err instanceof sdk.errors.StripeError;
 
 /** A failed Stripe API call as a 502 (the payment provider refused or could not be reached); never a 500. */
 export function stripeFailure(err: unknown): unknown {
   if (!isStripeError(err)) return err;
-  if (err instanceof Stripe.errors.StripeConnectionError) {
+  if (err instanceof stripeSdk().errors.StripeConnectionError) {
     return new AppError(502, 'api_error', 'The payment provider could not be reached. Try again shortly.', 'stripe_unavailable');
   }
   return new AppError(502, 'api_error', `The payment provider refused the request: ${err.message}`, 'stripe_error');

@@ -1,17 +1,18 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RequestContext } from '../../gateway/context.ts';
+import { Cancellation } from '../../providers/cancel.ts';
 
 /** Builds the pipeline context for a request; its signal aborts when the client goes away. */
 export function requestContext(request: FastifyRequest, reply: FastifyReply): RequestContext {
-  const controller = new AbortController();
+  const cancel = new Cancellation();
   reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) controller.abort(new DOMException('client disconnected', 'AbortError'));
+    if (!reply.raw.writableFinished) cancel.abort(new DOMException('client disconnected', 'AbortError'));
   });
   return {
     requestId: String(request.id),
     principal: request.principal!,
     clientIp: request.ip,
-    signal: controller.signal,
+    signal: cancel,
     startedAt: performance.now(),
   };
 }

@@ -9,11 +9,12 @@ import { createHash } from 'node:crypto';
 import type { ChatChunk, ChatCompletion, ChatRequest, EmbeddingsResult, ToolCall, Usage } from '../types.ts';
 import type { ChatStream, ProviderClient } from '../client.ts';
 import { UpstreamError } from '../errors.ts';
+import type { CancelSignal } from '../cancel.ts';
 import { countText, estimatePromptTokens, estimateInputTokens } from '../tokens.ts';
 
 export const MOCK_MODELS = ['echo', 'tools', 'embed'] as const;
 
-const sleep = (ms: number, signal?: AbortSignal) =>
+const sleep = (ms: number, signal?: CancelSignal) =>
   new Promise<void>((resolve, reject) => {
     if (ms <= 0) return resolve();
     const t = setTimeout(resolve, ms);
