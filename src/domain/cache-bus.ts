@@ -11,7 +11,12 @@ export type Invalidation =
   | { type: 'org'; id: string }
   | { type: 'account'; id: string }
   | { type: 'breaker'; id: string; state: 'closed' | 'open' | 'half_open'; openUntil: number; trips: number }
-  | { type: 'catalog' };
+  | { type: 'catalog' }
+  /**
+   * Local only, never published: the Redis subscription dropped and is back, so invalidations sent meanwhile
+   * were lost. Every listener with a cache must drop all of it (entries may predate a revocation).
+   */
+  | { type: 'resync' };
 
 type Listener = (msg: Invalidation) => void;
 
@@ -26,6 +31,9 @@ export class CacheBus {
 
   async start(): Promise<void> {
     if (!this.redis) return;
+    // The subscriber connected before start(), so every later 'ready' is a reconnect. node-redis emits it
+    // after re-subscribing, so from here on nothing is missed; what was missed before is covered by the resync.
+    this.redis.subscriber.on('ready', () => this.deliver({ type: 'resync' }));
     await this.redis.subscriber.subscribe(CHANNEL, (raw) => {
       try {
         const { origin, msg } = JSON.parse(raw) as { origin: string; msg: Invalidation };
@@ -41,7 +49,7 @@ export class CacheBus {
   }
 
   /** Applies locally (synchronously) and broadcasts to the fleet. */
-  publish(msg: Invalidation): void {
+  publish(msg: Exclude<Invalidation, { type: 'resync' }>): void {
     this.deliver(msg);
     if (this.redis) void this.redis.client.publish(CHANNEL, JSON.stringify({ origin: this.origin, msg })).catch(() => {});
   }

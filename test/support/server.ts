@@ -44,6 +44,9 @@ export async function startTestServer(overrides: Partial<ConfigInput> = {}, env:
     // features can call /v1 with fresh user keys.
     credits: { mode: 'off' },
     ...overrides,
+    // Tests sign up and refresh many times from 127.0.0.1: per-IP sign-up/refresh limits stay out of the way
+    // unless a test sets them.
+    loginLimits: { registerPerIp: 1_000_000, refreshPerIp: 1_000_000, ...overrides.loginLimits },
   });
   const server = await buildServer(config, { databaseSchema: schema });
   await server.app.listen({ port: 0, host: '127.0.0.1' });

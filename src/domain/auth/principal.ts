@@ -64,6 +64,7 @@ export class Authenticator {
       if (msg.type === 'key') this.keyCache.dropKey(msg.id);
       else if (msg.type === 'user') this.keyCache.dropUser(msg.id);
       else if (msg.type === 'org') this.keyCache.dropOrg(msg.id);
+      else if (msg.type === 'resync') this.keyCache.clear();
     });
   }
 

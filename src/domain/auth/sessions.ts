@@ -2,8 +2,10 @@
  * Account sessions: register, login, refresh-token rotation with reuse detection, logout, password change
  * and reset. Refresh and reset tokens are opaque, stored only as SHA-256 hashes, and single use.
  */
+import type { Transaction } from 'kysely';
 import type { Config } from '../../config/schema.ts';
 import type { Db } from '../../store/db.ts';
+import type { Database } from '../../store/schema.ts';
 import { AppError, unauthorized } from '../../errors.ts';
 import { newId, newToken, sha256Hex } from '../ids.ts';
 import type { AuditLog } from '../audit/audit.ts';
@@ -12,8 +14,8 @@ import type { UserService } from '../users/users.ts';
 import type { UserRecord } from '../users/records.ts';
 import { userView } from '../users/records.ts';
 import type { AccessTokens } from './jwt.ts';
-import type { LoginGuard } from './login-guard.ts';
-import { verifyPassword } from './passwords.ts';
+import { lockoutError, type LoginGuard } from './login-guard.ts';
+import { hashPassword, verifyPassword } from './passwords.ts';
 
 export interface Caller {
   ip: string;
@@ -30,6 +32,12 @@ export interface TokenPair {
 
 const BAD_CREDENTIALS = 'Invalid email or password.';
 
+/**
+ * Runs inside the registration transaction (the trial grant), so a failure leaves no account behind; returns
+ * what to do once it committed (e.g. tell the credit caches about the new balance).
+ */
+export type OnRegistered = (user: UserRecord, trx: Transaction<Database>) => Promise<(() => Promise<void>) | void>;
+
 export class SessionService {
   constructor(
     private readonly db: Db,
@@ -40,7 +48,7 @@ export class SessionService {
     private readonly mailer: Mailer,
     private readonly config: Config,
     /** Gives a new account its trial credit (set by the app when credits are configured). */
-    private readonly onRegistered?: (user: UserRecord) => Promise<void>,
+    private readonly onRegistered?: OnRegistered,
   ) {}
 
   private async issue(user: UserRecord, caller: Caller, family = newId('fam')): Promise<TokenPair> {
@@ -62,29 +70,45 @@ export class SessionService {
 
   async register(input: { email: string; password: string; name?: string }, caller: Caller) {
     if (!this.config.allowRegistration) throw new AppError(403, 'permission_error', 'Registration is closed on this server.', 'registration_closed');
+    await this.guard.admitRegistration(caller.ip);
     const trialDays = this.config.trial.days;
-    const user = await this.users.create({
-      email: input.email,
-      password: input.password,
-      name: input.name,
-      trialExpiresAt: trialDays > 0 ? new Date(Date.now() + trialDays * 86_400_000) : null,
+    // Hashed before the transaction opens: argon2 must not hold a pooled connection (the embedded pool has one).
+    const passwordHash = await hashPassword(input.password);
+    // Account, audit entry and trial grant commit together: a failed grant leaves no half-made account that
+    // a retry would then find taken (409).
+    const { user, committed } = await this.db.transaction().execute(async (trx) => {
+      const user = await this.users.create(
+        { email: input.email, passwordHash, name: input.name, trialExpiresAt: trialDays > 0 ? new Date(Date.now() + trialDays * 86_400_000) : null },
+        trx,
+      );
+      await this.audit.record({ actor: { type: 'user', id: user.id }, action: 'auth.register', targetType: 'user', targetId: user.id, ip: caller.ip, requestId: caller.requestId }, trx);
+      return { user, committed: await this.onRegistered?.(user, trx) };
     });
-    await this.audit.record({ actor: { type: 'user', id: user.id }, action: 'auth.register', targetType: 'user', targetId: user.id, ip: caller.ip, requestId: caller.requestId });
-    await this.onRegistered?.(user);
+    if (committed) await committed();
     return { user: userView(user), ...(await this.issue(user, caller)) };
   }
 
   async login(input: { email: string; password: string }, caller: Caller) {
-    await this.guard.check(caller.ip, input.email);
+    // The attempt takes its rate-limit points before the (slow) password check; success gives them back.
+    const locked = await this.guard.begin(caller.ip, input.email);
+    if (locked) {
+      if (locked.started) {
+        await this.audit.record({ actor: { type: 'anonymous', id: null }, action: 'auth.login_locked', targetType: locked.scope === 'ip' ? 'ip' : 'email', targetId: locked.scope === 'ip' ? caller.ip : input.email, changes: { scope: locked.scope, email: input.email, retry_after: locked.retryAfter }, ip: caller.ip, requestId: caller.requestId });
+      }
+      throw lockoutError(locked);
+    }
     const found = await this.users.findForLogin(input.email);
     const ok = await verifyPassword(found?.passwordHash, input.password);
     if (!found || !ok) {
-      await this.guard.failed(caller.ip, input.email);
       await this.audit.record({ actor: { type: 'anonymous', id: null }, action: 'auth.login_failed', targetType: 'user', targetId: found?.user.id, changes: { email: input.email }, ip: caller.ip, requestId: caller.requestId });
       throw unauthorized(BAD_CREDENTIALS, 'invalid_credentials');
     }
-    if (found.user.status === 'suspended') throw new AppError(403, 'permission_error', 'This account is suspended.', 'account_suspended');
-    await this.guard.succeeded(input.email);
+    // The password was right, so this was no guess: the points go back either way.
+    await this.guard.succeeded(caller.ip, input.email);
+    if (found.user.status === 'suspended') {
+      await this.audit.record({ actor: { type: 'user', id: found.user.id }, action: 'auth.login_suspended', targetType: 'user', targetId: found.user.id, ip: caller.ip, requestId: caller.requestId });
+      throw new AppError(403, 'permission_error', 'This account is suspended.', 'account_suspended');
+    }
     this.users.remember(found.user);
     await this.audit.record({ actor: { type: 'user', id: found.user.id }, action: 'auth.login', targetType: 'user', targetId: found.user.id, ip: caller.ip, requestId: caller.requestId });
     return { user: userView(found.user), ...(await this.issue(found.user, caller)) };
@@ -95,6 +119,7 @@ export class SessionService {
    * stolen (or replayed), so the whole family is revoked and every session of that chain ends.
    */
   async refresh(refreshToken: string, caller: Caller) {
+    await this.guard.admitRefresh(caller.ip);
     const hash = sha256Hex(refreshToken);
     const row = await this.db.selectFrom('refresh_tokens').selectAll().where('token_hash', '=', hash).executeTakeFirst();
     if (!row) throw unauthorized('Invalid refresh token.', 'invalid_refresh_token');
@@ -127,9 +152,13 @@ export class SessionService {
   }
 
   /** Ends the session chain the token belongs to. Unknown tokens are ignored (logout is idempotent). */
-  async logout(refreshToken: string): Promise<void> {
-    const row = await this.db.selectFrom('refresh_tokens').select(['family_id']).where('token_hash', '=', sha256Hex(refreshToken)).executeTakeFirst();
-    if (row) await this.db.updateTable('refresh_tokens').set({ revoked_at: new Date() }).where('family_id', '=', row.family_id).where('revoked_at', 'is', null).execute();
+  async logout(refreshToken: string, caller: Caller): Promise<void> {
+    const row = await this.db.selectFrom('refresh_tokens').select(['family_id', 'user_id']).where('token_hash', '=', sha256Hex(refreshToken)).executeTakeFirst();
+    if (!row) return;
+    const ended = await this.db.updateTable('refresh_tokens').set({ revoked_at: new Date() }).where('family_id', '=', row.family_id).where('revoked_at', 'is', null).executeTakeFirst();
+    if (Number(ended.numUpdatedRows) > 0) {
+      await this.audit.record({ actor: { type: 'user', id: row.user_id }, action: 'auth.logout', targetType: 'user', targetId: row.user_id, changes: { family: row.family_id }, ip: caller.ip, requestId: caller.requestId });
+    }
   }
 
   async changePassword(user: UserRecord, current: string, next: string, caller: Caller) {
@@ -183,6 +212,9 @@ export class SessionService {
       await trx.updateTable('password_resets').set({ used_at: new Date() }).where('user_id', '=', user.id).where('used_at', 'is', null).execute();
       return user.id;
     });
+    // Only now: invalidated inside the transaction, a concurrent read could re-cache the uncommitted-old row
+    // (old sessions_valid_after) and keep pre-reset access tokens alive until the cache entry expired.
+    this.users.invalidate([userId]);
     await this.audit.record({ actor: { type: 'user', id: userId }, action: 'auth.password_reset', targetType: 'user', targetId: userId, ip: caller.ip, requestId: caller.requestId });
   }
 }

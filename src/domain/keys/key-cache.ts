@@ -24,6 +24,8 @@ export class KeyCache {
    */
   private generation = 0;
   private readonly droppedAt = new Map<string, number>();
+  /** Generation of the last clear(): lookups that started before it cache nothing. */
+  private clearedAt = 0;
 
   /** Take before reading the database; pass to `set`. */
   get epoch(): number {
@@ -39,6 +41,7 @@ export class KeyCache {
 
   private staleSince(epoch: number, key: KeyRecord): boolean {
     return (
+      this.clearedAt > epoch ||
       (this.droppedAt.get(`k:${key.id}`) ?? 0) > epoch ||
       (this.droppedAt.get(`u:${key.userId}`) ?? 0) > epoch ||
       (key.orgId !== null && (this.droppedAt.get(`o:${key.orgId}`) ?? 0) > epoch)
@@ -108,6 +111,7 @@ export class KeyCache {
   }
 
   clear(): void {
+    this.clearedAt = ++this.generation;
     this.byHash.clear();
     this.hashById.clear();
     this.hashesByUser.clear();

@@ -17,6 +17,8 @@ type Executor = Db | Transaction<Database>;
 export interface NewUser {
   email: string;
   password?: string;
+  /** Already hashed (callers that hash before opening a transaction); wins over `password`. */
+  passwordHash?: string;
   name?: string;
   role?: Role;
   tier?: Tier;
@@ -51,17 +53,26 @@ export class UserService {
   private readonly cache = new Map<string, { user: UserRecord; expires: number }>();
   /** Invalidations seen per user (a load that raced one must not cache the old row). */
   private readonly invalidated = new Map<string, number>();
+  /** clear() calls so far (a load that raced one must not cache either). */
+  private resets = 0;
 
   constructor(
     private readonly db: Db,
     private readonly bus: CacheBus,
   ) {
     bus.on((msg) => {
+      if (msg.type === 'resync') return this.clear();
       if (msg.type !== 'user') return;
       this.cache.delete(msg.id);
       if (this.invalidated.size >= 50_000) this.invalidated.delete(this.invalidated.keys().next().value!);
       this.invalidated.set(msg.id, (this.invalidated.get(msg.id) ?? 0) + 1);
     });
+  }
+
+  /** Drops every cached user; loads already reading the database will not cache what they read. */
+  clear(): void {
+    this.cache.clear();
+    this.resets++;
   }
 
   /** A cached live view; undefined on a miss (call `load`). No I/O. */
@@ -85,10 +96,11 @@ export class UserService {
     const hit = this.cached(id);
     if (hit) return hit;
     const seen = this.invalidated.get(id) ?? 0;
+    const resets = this.resets;
     const row = await this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
     if (!row) return undefined;
     const user = userFromRow(row);
-    if ((this.invalidated.get(id) ?? 0) === seen) this.remember(user);
+    if ((this.invalidated.get(id) ?? 0) === seen && this.resets === resets) this.remember(user);
     else return this.load(id); // changed while we read: read again
     return user;
   }
@@ -106,7 +118,7 @@ export class UserService {
   }
 
   async create(input: NewUser, db: Executor = this.db): Promise<UserRecord> {
-    const passwordHash = input.password ? await hashPassword(input.password) : null;
+    const passwordHash = input.passwordHash ?? (input.password ? await hashPassword(input.password) : null);
     try {
       const row = await db
         .insertInto('users')
@@ -146,18 +158,26 @@ export class UserService {
     return { before, after: userFromRow(row) };
   }
 
-  async setPassword(id: string, password: string, db: Executor = this.db): Promise<void> {
+  /**
+   * Sets the password and ends every session. Inside a caller's transaction (`trx`) nothing is published:
+   * the caller calls `invalidate` after commit, or another reader could re-cache the pre-commit row.
+   */
+  async setPassword(id: string, password: string, trx?: Transaction<Database>): Promise<void> {
+    const db = trx ?? this.db;
     await db.updateTable('users').set({ password_hash: await hashPassword(password), updated_at: new Date() }).where('id', '=', id).execute();
-    await this.revokeSessions(id, db);
-    this.bus.publish({ type: 'user', id });
+    await this.revokeSessions(id, trx);
   }
 
-  /** Ends every session: refresh tokens are revoked and access tokens issued until now are refused. */
-  async revokeSessions(userId: string, db: Executor = this.db): Promise<void> {
+  /**
+   * Ends every session: refresh tokens are revoked and access tokens issued until now are refused. With a
+   * caller's transaction, the caller invalidates after commit (see setPassword).
+   */
+  async revokeSessions(userId: string, trx?: Transaction<Database>): Promise<void> {
     const now = new Date();
+    const db = trx ?? this.db;
     await db.updateTable('refresh_tokens').set({ revoked_at: now }).where('user_id', '=', userId).where('revoked_at', 'is', null).execute();
     await db.updateTable('users').set({ sessions_valid_after: now }).where('id', '=', userId).execute();
-    this.bus.publish({ type: 'user', id: userId });
+    if (!trx) this.invalidate([userId]);
   }
 
   /** Soft delete: the account can no longer sign in or use its keys; history stays for billing. */
@@ -228,7 +248,7 @@ export class UserService {
     return { days, since: since.toISOString(), users_before: before, series: out };
   }
 
-  async idsByDomain(domain: string, db: Executor = this.db): Promise<{ id: string; email: string }[]> {
-    return db.selectFrom('users').select(['id', 'email']).where('email', 'like', `%@${domain.replace(/[\\%_]/g, (c) => `\\${c}`)}`).where('status', '<>', 'deleted').orderBy('created_at').execute();
+  async idsByDomain(domain: string, db: Executor = this.db): Promise<{ id: string; email: string; role: Role }[]> {
+    return db.selectFrom('users').select(['id', 'email', 'role']).where('email', 'like', `%@${domain.replace(/[\\%_]/g, (c) => `\\${c}`)}`).where('status', '<>', 'deleted').orderBy('created_at').execute();
   }
 }

@@ -45,7 +45,7 @@ export const authRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (
   app.post('/logout', {
     schema: { tags, summary: 'End the session chain of a refresh token', body: RefreshBody, response: { 204: z.null() } },
     handler: async (request, reply) => {
-      await sessions.logout(request.body.refresh_token);
+      await sessions.logout(request.body.refresh_token, caller(request));
       return reply.code(204).send(null);
     },
   });

@@ -154,6 +154,10 @@ export const orgRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (a
 
   app.delete('/:id/invites/:inviteId', {
     schema: { tags, security, summary: 'Withdraw a pending invitation (managers)', params: OrgId.extend({ inviteId: z.string().min(1).max(64) }), response: { 200: InviteView } },
-    handler: async (request) => orgs.revokeInvite(request.params.id, request.params.inviteId, currentUser(request).id),
+    handler: async (request) => {
+      const invite = await orgs.revokeInvite(request.params.id, request.params.inviteId, currentUser(request).id);
+      await record(request, 'org.invite_withdraw', invite.org_id, { invite: invite.id, email: invite.email });
+      return invite;
+    },
   });
 };

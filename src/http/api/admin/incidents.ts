@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { sql } from 'kysely';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Services } from '../../../app.ts';
+import { actorOf } from '../../../domain/audit/audit.ts';
 import { idIs, incidentStatistics, toIncidentView } from '../../../domain/health/incidents.ts';
 import { resolveRange } from '../../../domain/analytics/range.ts';
 import { DAY_MS } from '../../../domain/analytics/rollups.ts';
@@ -129,7 +130,9 @@ export const adminIncidentRoutes: FastifyPluginAsyncZod<{ services: Services }> 
     handler: async (request) => {
       const p = request.principal as { kind?: string; id?: string; user?: { id?: string } } | undefined;
       const by = p ? `${p.kind ?? 'principal'}:${p.user?.id ?? p.id ?? ''}` : 'unknown';
-      return obs.incidents.resolve(request.params.id, by, request.body?.note);
+      const resolved = await obs.incidents.resolve(request.params.id, by, request.body?.note);
+      await services.audit.record({ actor: actorOf(request.principal), action: 'admin.incident_resolve', targetType: 'incident', targetId: request.params.id, changes: { provider: resolved.provider, model: resolved.model, note: request.body?.note ?? null }, ip: request.ip, requestId: String(request.id) });
+      return resolved;
     },
   });
 };

@@ -1,7 +1,9 @@
 /** Admin catalog management: list, upsert, read, delete, and sync from an OpenRouter-format listing. */
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { FastifyRequest } from 'fastify';
 import type { Services } from '../../../app.ts';
+import { actorOf } from '../../../domain/audit/audit.ts';
 import { ModelUpsertSchema, ModelViewSchema } from '../../../domain/catalog/schema.ts';
 import { toModelView } from '../../../domain/catalog/catalog.ts';
 import { fetchOpenRouterListing } from '../../../domain/catalog/sync.ts';
@@ -11,7 +13,9 @@ const IdParams = z.object({ '*': z.string().min(1).describe('Model id, e.g. open
 const security = [{ bearerAuth: [] }];
 
 export const adminModelRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, { services }) => {
-  const { catalog } = services;
+  const { catalog, audit } = services;
+  const record = (request: FastifyRequest, action: string, targetId: string, changes?: Record<string, unknown>) =>
+    audit.record({ actor: actorOf(request.principal), action, targetType: 'model', targetId, changes, ip: request.ip, requestId: String(request.id) });
 
   app.get('/models', {
     schema: {
@@ -47,6 +51,7 @@ export const adminModelRoutes: FastifyPluginAsyncZod<{ services: Services }> = a
     handler: async (request, reply) => {
       const existed = Boolean(catalog.get(request.body.id));
       const model = await catalog.upsert(request.body, 'admin');
+      await record(request, existed ? 'admin.model_update' : 'admin.model_create', model.id, { ...request.body });
       return reply.code(existed ? 200 : 201).send(toModelView(model));
     },
   });
@@ -64,6 +69,7 @@ export const adminModelRoutes: FastifyPluginAsyncZod<{ services: Services }> = a
       if (!url) throw badRequest('No listing URL: pass {"url": ...} or set CATALOG_SYNC_URL.', 'missing_url', 'url');
       const models = await fetchOpenRouterListing(url);
       const written = await catalog.importModels(models, 'sync');
+      await record(request, 'admin.model_sync', 'openrouter/*', { source: redactUrl(url), imported: models.length, written });
       return { imported: models.length, written, source: url };
     },
   });
@@ -83,7 +89,18 @@ export const adminModelRoutes: FastifyPluginAsyncZod<{ services: Services }> = a
     handler: async (request) => {
       const id = decodeURIComponent(request.params['*']);
       if (!(await catalog.remove(id))) throw notFound(`No catalog model "${id}".`, 'model_not_found', 'id');
+      await record(request, 'admin.model_delete', id);
       return { id, deleted: true as const };
     },
   });
 };
+
+/** A listing URL for the audit log: credentials and query (which may carry a token) left out. */
+function redactUrl(raw: string): string {
+  try {
+    const u = new URL(raw);
+    return `${u.origin}${u.pathname}`;
+  } catch {
+    return '[unparsable url]';
+  }
+}

@@ -73,28 +73,45 @@ export const adminUserRoutes: FastifyPluginAsyncZod<{ services: Services }> = as
     schema: {
       tags,
       security,
-      summary: 'Delete every user of an email domain: previews unless dry_run=false, then deletes in one transaction',
+      summary:
+        'Delete every user of an email domain: previews unless dry_run=false, then deletes in one transaction. Admins (the caller included) are skipped, never deleted: demote one first to delete it.',
       params: z.object({ domain: DomainSchema }),
       querystring: z.object({ dry_run: z.enum(['true', 'false']).default('true') }),
-      response: { 200: z.object({ domain: z.string(), dry_run: z.boolean(), matched: z.number(), deleted: z.number(), sample: z.array(z.object({ id: z.string(), email: z.string() })) }) },
+      response: {
+        200: z.object({
+          domain: z.string(),
+          dry_run: z.boolean(),
+          matched: z.number(),
+          deleted: z.number(),
+          skipped_admins: z.number().describe('Admin accounts of the domain left alone'),
+          sample: z.array(z.object({ id: z.string(), email: z.string() })),
+        }),
+      },
     },
     handler: async (request) => {
       const domain = request.params.domain;
       const protectedDomains = config.protectedDomains.map((d) => d.toLowerCase());
       if (protectedDomains.includes(domain)) throw forbidden(`The domain ${domain} is protected from bulk deletion.`, 'protected_domain');
       const dryRun = request.query.dry_run !== 'false';
+      const p = request.principal;
+      const self = p?.kind === 'user' || p?.kind === 'api_key' ? p.user.id : undefined;
+      // A bulk delete must never lock the operators out: admins and the caller are skipped, not deleted.
+      const split = (rows: { id: string; email: string; role: string }[]) => {
+        const targets = rows.filter((r) => r.role !== 'admin' && r.id !== self).map((r) => ({ id: r.id, email: r.email }));
+        return { targets, skipped: rows.length - targets.length };
+      };
       if (dryRun) {
-        const matched = await users.idsByDomain(domain);
-        return { domain, dry_run: true, matched: matched.length, deleted: 0, sample: matched.slice(0, 20) };
+        const { targets, skipped } = split(await users.idsByDomain(domain));
+        return { domain, dry_run: true, matched: targets.length, deleted: 0, skipped_admins: skipped, sample: targets.slice(0, 20) };
       }
       const result = await services.database.db.transaction().execute(async (trx) => {
-        const matched = await users.idsByDomain(domain, trx);
-        const deleted = await users.softDelete(matched.map((m) => m.id), trx);
-        await audit.record({ actor: actorOf(request.principal), action: 'admin.user_delete_by_domain', targetType: 'domain', targetId: domain, changes: { deleted, user_ids: matched.map((m) => m.id) }, ip: request.ip, requestId: String(request.id) }, trx);
-        return { matched, deleted };
+        const { targets, skipped } = split(await users.idsByDomain(domain, trx));
+        const deleted = await users.softDelete(targets.map((m) => m.id), trx);
+        await audit.record({ actor: actorOf(request.principal), action: 'admin.user_delete_by_domain', targetType: 'domain', targetId: domain, changes: { deleted, skipped_admins: skipped, user_ids: targets.map((m) => m.id) }, ip: request.ip, requestId: String(request.id) }, trx);
+        return { targets, skipped, deleted };
       });
-      users.invalidate(result.matched.map((m) => m.id));
-      return { domain, dry_run: false, matched: result.matched.length, deleted: result.deleted, sample: result.matched.slice(0, 20) };
+      users.invalidate(result.targets.map((m) => m.id));
+      return { domain, dry_run: false, matched: result.targets.length, deleted: result.deleted, skipped_admins: result.skipped, sample: result.targets.slice(0, 20) };
     },
   });
 
