@@ -13,7 +13,7 @@ import { Authenticator } from './domain/auth/principal.ts';
 import { AccessTokens } from './domain/auth/jwt.ts';
 import { resolveJwtSecret } from './domain/auth/jwt-secret.ts';
 import { LoginGuard } from './domain/auth/login-guard.ts';
-import { SessionService } from './domain/auth/sessions.ts';
+import { SessionService, type OnRegistered } from './domain/auth/sessions.ts';
 import { AuditLog } from './domain/audit/audit.ts';
 import { CacheBus } from './domain/cache-bus.ts';
 import { KeyService } from './domain/keys/keys.ts';
@@ -27,7 +27,6 @@ import { CreditBook } from './domain/credits/book.ts';
 import { ChargeWriter } from './domain/credits/charge-writer.ts';
 import { MemoryReservations, RedisReservations } from './domain/credits/reservations.ts';
 import { usdToPico } from './domain/credits/units.ts';
-import type { UserRecord } from './domain/users/records.ts';
 import { ensureBootstrapKey } from './domain/auth/bootstrap-key.ts';
 import { buildProviderRegistry, type ProviderRegistry } from './providers/registry.ts';
 import { closeTransport, configureTransport } from './providers/transport.ts';
@@ -97,7 +96,7 @@ export async function createServices(config: Config, opts: CreateServicesOptions
     const catalog = new Catalog(database.db);
     const seed = loadSeedCatalog();
     await catalog.importModels(seed.models, 'seed');
-    const metrics = createMetrics();
+    const metrics = createMetrics({ maxModelsPerProvider: config.metrics.maxModelsPerProvider });
     const requestLog = new RequestLogWriter(database.db, config.requestLog, metrics, log);
     const ledger = new Ledger(database.db, bus);
     const credits = new CreditBook(redis ? new RedisReservations(redis) : new MemoryReservations(), ledger, bus);
@@ -116,9 +115,12 @@ export async function createServices(config: Config, opts: CreateServicesOptions
     const audit = new AuditLog(database.db);
     const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, log });
     const trialCredit = config.trial.creditUsd > 0 ? usdToPico(config.trial.creditUsd) : 0n;
-    const grantTrial = async (user: UserRecord) => {
+    // Inside the registration transaction (one commit with the account); the caches hear of it after commit.
+    const grantTrial: OnRegistered = async (user, trx) => {
       if (trialCredit <= 0n) return;
-      await ledger.apply({ type: 'user', id: user.id }, { kind: 'trial', amount: trialCredit, reason: 'trial credit', actor: { type: 'system', id: null }, referenceType: 'trial', referenceId: user.id });
+      const acct = await ledger.account({ type: 'user', id: user.id }, trx);
+      await ledger.post(trx, acct.id, { kind: 'trial', amount: trialCredit, reason: 'trial credit', actor: { type: 'system', id: null }, referenceType: 'trial', referenceId: user.id });
+      return () => ledger.changed(acct.id);
     };
     const sessions = new SessionService(database.db, users, accessTokens, new LoginGuard(config.loginLimits, redis), audit, mailer, config, grantTrial);
     const auth = new Authenticator(adminKey, keys, users, accessTokens, keyUsage, bus);
@@ -129,6 +131,12 @@ export async function createServices(config: Config, opts: CreateServicesOptions
     observability.caches.register({ name: 'api_keys', description: 'Authenticated API keys (in-process LRU)', stats: () => ({ entries: auth.keyCache.size }), clear: () => auth.keyCache.clear() });
     observability.caches.register({ name: 'circuit_breakers', description: 'Circuit breaker state per deployment', stats: () => ({ tracked: breakers.list().length }), clear: () => void breakers.resetAll() });
     observability.caches.register({ name: 'deployment_stats', description: 'Measured latency and throughput per deployment', clear: () => stats.clear() });
+    observability.caches.register({
+      name: 'rate_limits',
+      description: 'Request and token counters of per-user and per-key rate limits (clearing starts every window afresh; in-flight concurrency is kept)',
+      stats: () => ({ backend: redis ? 'redis' : 'memory' }),
+      clear: () => gateway.limits.clear(),
+    });
     const plans = plansFor(config);
     const billing = new BillingService({ db: database.db, ledger, users, audit, plans, config, log });
     return {

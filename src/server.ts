@@ -6,12 +6,14 @@ import type { Config } from './config/schema.ts';
 import { closeServices, createServices, type CreateServicesOptions, type Services } from './app.ts';
 import { installErrorHandlers, sendError } from './http/errors.ts';
 import { registerDocs } from './http/docs.ts';
+import { rejectNulOnApi } from './http/nul-guard.ts';
 import { requireAdmin, requireApiKey } from './http/auth.ts';
 import { opsRoutes } from './http/ops/routes.ts';
 import { chatRoutes } from './http/v1/chat.ts';
 import { embeddingsRoutes } from './http/v1/embeddings.ts';
 import { modelsRoutes } from './http/v1/models.ts';
 import { messagesRoutes } from './http/v1/messages.ts';
+import { recordRejections } from './http/v1/rejections.ts';
 import { adminModelRoutes } from './http/api/admin/models.ts';
 import { adminAnalyticsRoutes } from './http/api/admin/analytics.ts';
 import { adminIncidentRoutes } from './http/api/admin/incidents.ts';
@@ -46,7 +48,9 @@ export async function buildServer(config: Config, opts: CreateServicesOptions = 
   const app = Fastify({
     logger: loggerOptions(config.logLevel),
     bodyLimit: config.maxBodyBytes,
-    trustProxy: config.trustProxy,
+    // Fastify refuses bare hop counts (fails closed), so a count becomes proxy-addr's hop function: trust the
+    // socket peer and the next n-1 hops. Safe only when clients cannot reach this server around the proxies.
+    trustProxy: typeof config.trustProxy === 'number' ? ((hops) => (_addr: string, i: number) => i < hops)(config.trustProxy) : config.trustProxy,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : `req_${randomUUID().replace(/-/g, '')}`;
@@ -69,6 +73,7 @@ export async function buildServer(config: Config, opts: CreateServicesOptions = 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  app.addHook('preValidation', rejectNulOnApi);
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
@@ -89,6 +94,7 @@ export async function buildServer(config: Config, opts: CreateServicesOptions = 
   await app.register(
     async (v1) => {
       v1.addHook('onRequest', requireApiKey(services.auth, config.anonymous));
+      recordRejections(v1, services.requestLog);
       await v1.register(chatRoutes, { services });
       await v1.register(embeddingsRoutes, { services });
       await v1.register(modelsRoutes, { services });

@@ -20,7 +20,7 @@ const ENV_FIELDS = {
   CATALOG_SYNC_URL: { field: 'catalogSyncUrl', kind: 'string' },
   STREAM_HEARTBEAT_MS: { field: 'streamHeartbeatMs', kind: 'int' },
   MOCK_LATENCY_MS: { field: 'mockLatencyMs', kind: 'int' },
-  TRUST_PROXY: { field: 'trustProxy', kind: 'bool' },
+  TRUST_PROXY: { field: 'trustProxy', kind: 'trustProxy' },
   JWT_SECRET: { field: 'jwtSecret', kind: 'string' },
   ACCESS_TOKEN_TTL_SECONDS: { field: 'accessTokenTtlSeconds', kind: 'int' },
   REFRESH_TOKEN_TTL_DAYS: { field: 'refreshTokenTtlDays', kind: 'int' },
@@ -42,6 +42,7 @@ const ENV_NESTED = {
   REQUEST_LOG_FLUSH_INTERVAL_MS: ['requestLog', 'flushIntervalMs'],
   REQUEST_LOG_MAX_QUEUE: ['requestLog', 'maxQueue'],
   REQUEST_LOG_RETENTION_DAYS: ['requestLog', 'retentionDays'],
+  METRICS_MAX_MODELS_PER_PROVIDER: ['metrics', 'maxModelsPerProvider'],
   HEALTH_WINDOW_MS: ['health', 'windowMs'],
   HEALTH_MIN_REQUESTS: ['health', 'minRequests'],
   INCIDENT_OPEN_AFTER_MS: ['health', 'incidentOpenAfterMs'],
@@ -59,6 +60,8 @@ const ENV_NESTED_OTHER = {
   LOGIN_MAX_FAILURES_PER_IP: ['loginLimits', 'perIp', 'int'],
   LOGIN_MAX_FAILURES_PER_ACCOUNT: ['loginLimits', 'perAccount', 'int'],
   LOGIN_FAILURE_WINDOW_SECONDS: ['loginLimits', 'windowSeconds', 'int'],
+  REGISTER_MAX_PER_IP: ['loginLimits', 'registerPerIp', 'int'],
+  REFRESH_MAX_PER_IP: ['loginLimits', 'refreshPerIp', 'int'],
   CREDITS_MODE: ['credits', 'mode', 'string'],
   INFERENCE_MAX_IN_FLIGHT: ['gate', 'maxInFlight', 'int'],
   BREAKER_WINDOW_MS: ['breakers', 'windowMs', 'int'],
@@ -66,6 +69,7 @@ const ENV_NESTED_OTHER = {
   BREAKER_FAILURE_RATE: ['breakers', 'failureRate', 'number'],
   BREAKER_OPEN_MS: ['breakers', 'openMs', 'int'],
   BREAKER_MAX_OPEN_MS: ['breakers', 'maxOpenMs', 'int'],
+  BREAKER_HALF_OPEN_PROBES: ['breakers', 'halfOpenProbes', 'int'],
   INFERENCE_MAX_QUEUE: ['gate', 'maxQueue', 'int'],
   INFERENCE_QUEUE_TIMEOUT_MS: ['gate', 'queueTimeoutMs', 'int'],
   ADMIN_MAX_CREDIT_GRANT: ['credits', 'maxGrantUsd', 'number'],
@@ -81,7 +85,7 @@ const ENV_NESTED_OTHER = {
   BILLING_CANCEL_URL: ['billing', 'cancelUrl', 'string'],
 } as const;
 
-type EnvKind = 'int' | 'string' | 'bool' | 'list' | 'number';
+type EnvKind = 'int' | 'string' | 'bool' | 'list' | 'number' | 'trustProxy';
 
 function envValue(name: string, raw: string, kind: EnvKind): unknown {
   switch (kind) {
@@ -94,6 +98,8 @@ function envValue(name: string, raw: string, kind: EnvKind): unknown {
       return envBool(name, raw);
     case 'list':
       return raw.split(',').map((x) => x.trim()).filter(Boolean);
+    case 'trustProxy':
+      return envTrustProxy(raw);
     default:
       return raw;
   }
@@ -104,6 +110,15 @@ function envBool(name: string, raw: string): boolean {
   if (['1', 'true', 'yes', 'on'].includes(v)) return true;
   if (['0', 'false', 'no', 'off'].includes(v)) return false;
   throw new ConfigError(`${name}: expected true or false, got "${raw}"`);
+}
+
+/** true|false, a hop count (digits; 1 used to mean true and now means one hop), or addresses/CIDRs. */
+function envTrustProxy(raw: string): unknown {
+  const v = raw.trim().toLowerCase();
+  if (['true', 'yes', 'on'].includes(v)) return true;
+  if (['false', 'no', 'off'].includes(v)) return false;
+  if (/^\d+$/.test(v)) return Number(v);
+  return raw;
 }
 
 function envInt(name: string, raw: string): number {
@@ -180,6 +195,16 @@ function fileToConfigInput(file: FileConfig): Record<string, unknown> {
       connectTimeoutMs: file.upstream.connect_timeout_ms,
     };
   }
+  if (file.breakers) {
+    out.breakers = {
+      windowMs: file.breakers.window_ms,
+      minRequests: file.breakers.min_requests,
+      failureRate: file.breakers.failure_rate,
+      openMs: file.breakers.open_ms,
+      maxOpenMs: file.breakers.max_open_ms,
+      halfOpenProbes: file.breakers.half_open_probes,
+    };
+  }
   if (file.request_log) {
     out.requestLog = {
       batchSize: file.request_log.batch_size,
@@ -213,7 +238,9 @@ export function describeIssues(error: z.ZodError, names = new Map<string, string
   return error.issues
     .map((i) => {
       const path = i.path.length ? i.path.join('.') : '(root)';
-      const env = names.get(path);
+      // The variable that set this value or the one enclosing it (TRUST_PROXY sets trustProxy.0, .1, ...).
+      let env: string | undefined;
+      for (let n = i.path.length; n > 0 && !env; n--) env = names.get(i.path.slice(0, n).join('.'));
       return `${env ? `${env} (${path})` : path}: ${i.message}`;
     })
     .join('; ');

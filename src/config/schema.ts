@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /** Wire formats a provider can speak; each has a folder under src/providers. */
@@ -12,6 +13,34 @@ export const PricingSchema = z.object({
   cache_write: z.number().nonnegative().optional(),
 });
 export type PricingInput = z.infer<typeof PricingSchema>;
+
+/** One trusted proxy entry as fastify's trustProxy (proxy-addr) takes it: an address, a CIDR or a named range. */
+function isTrustedProxyEntry(entry: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(entry)) return true;
+  const [addr, bits, ...rest] = entry.split('/');
+  const family = isIP(addr);
+  if (!family || rest.length) return false;
+  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+}
+
+/**
+ * Which hops may set X-Forwarded-For: `true` trusts the whole chain (the left-most address wins, which a
+ * client can forge unless the proxy overwrites the header), a number trusts that many hops from this
+ * server, a list (or comma-separated string) trusts only proxies at those addresses/CIDRs. 0 = false.
+ */
+export const TrustProxySchema = z.preprocess(
+  (v) => (typeof v === 'string' ? v.split(',').map((x) => x.trim()).filter(Boolean) : v),
+  z.union([
+    z.boolean(),
+    z
+      .number()
+      .int()
+      .min(0)
+      .max(64)
+      .transform((n) => (n === 0 ? false : n)),
+    z.array(z.string().refine(isTrustedProxyEntry, 'must be an IP address, a CIDR such as 10.0.0.0/8, or loopback|linklocal|uniquelocal')).min(1),
+  ]),
+);
 
 export const ProviderConfigSchema = z.object({
   id: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'lowercase letters, digits, "-" and "_" only'),
@@ -54,7 +83,12 @@ export const ModelRouteSchema = z.object({
   context_length: z.number().int().positive().optional(),
   /** Per-model timeouts, ms (override the provider's and the global ones). */
   timeouts: z
-    .object({ first_byte_ms: z.number().int().positive(), stream_idle_ms: z.number().int().positive(), total_ms: z.number().int().positive() })
+    .object({
+      connect_ms: z.number().int().positive(),
+      first_byte_ms: z.number().int().positive(),
+      stream_idle_ms: z.number().int().positive(),
+      total_ms: z.number().int().positive(),
+    })
     .partial()
     .strict()
     .optional(),
@@ -144,6 +178,18 @@ export const FileConfigSchema = z
       })
       .partial(),
     stream_heartbeat_ms: z.number().int().positive(),
+    /** Circuit breakers (env BREAKER_* wins). */
+    breakers: z
+      .object({
+        window_ms: z.number().int().positive(),
+        min_requests: z.number().int().positive(),
+        failure_rate: z.number().gt(0).max(1),
+        open_ms: z.number().int().positive(),
+        max_open_ms: z.number().int().positive(),
+        half_open_probes: z.number().int().positive(),
+      })
+      .partial()
+      .strict(),
     request_log: z
       .object({
         batch_size: z.number().int().positive(),
@@ -198,6 +244,13 @@ export const ConfigSchema = z.object({
       retentionDays: z.number().int().min(0).max(3650).default(30),
     })
     .prefault({}),
+  /** Prometheus metrics. */
+  metrics: z
+    .object({
+      /** Distinct `model` label values per provider; further models (local providers accept any name) are labelled "other". */
+      maxModelsPerProvider: z.number().int().positive().default(200),
+    })
+    .prefault({}),
   /** Deployment health (from recent request outcomes) and the incidents derived from it. */
   health: z
     .object({
@@ -218,8 +271,8 @@ export const ConfigSchema = z.object({
     })
     .prefault({}),
   mockLatencyMs: z.number().int().min(0).default(0),
-  /** Behind a reverse proxy: trust X-Forwarded-For for the client IP. */
-  trustProxy: z.boolean().default(false),
+  /** Behind a reverse proxy: which hops' X-Forwarded-For to trust for the client IP (see TrustProxySchema). */
+  trustProxy: TrustProxySchema.default(false),
   /** HS256 secret for access tokens; generated and persisted when unset. */
   jwtSecret: z.string().min(32, 'must be at least 32 characters').optional(),
   accessTokenTtlSeconds: z.number().int().min(60).max(86_400).default(900),
@@ -297,6 +350,10 @@ export const ConfigSchema = z.object({
       perIp: z.number().int().positive().default(30),
       perAccount: z.number().int().positive().default(10),
       windowSeconds: z.number().int().positive().default(900),
+      /** Sign-ups per client IP per window (every attempt counts). */
+      registerPerIp: z.number().int().positive().default(20),
+      /** Refresh-token exchanges per client IP per window; generous: a NAT may hide many users. */
+      refreshPerIp: z.number().int().positive().default(600),
     })
     .prefault({}),
   /** Environment variables, for provider keys and base URLs (`<ID>_API_KEY`, `<ID>_BASE_URL`). */

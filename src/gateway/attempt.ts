@@ -8,6 +8,7 @@
  */
 import { UpstreamError } from '../providers/errors.ts';
 import type { CallOptions } from '../providers/client.ts';
+import type { CancelSignal } from '../providers/cancel.ts';
 import type { Config } from '../config/schema.ts';
 import { unavailable } from '../errors.ts';
 import type { Candidate } from './router.ts';
@@ -44,7 +45,7 @@ export interface Resilience {
 /** The id breakers and stats know a deployment by: `provider/upstream-model`. */
 export const deploymentId = (c: Candidate) => `${c.entry.provider.id}/${c.target.model}`;
 
-const sleep = (ms: number, signal: AbortSignal) =>
+const sleep = (ms: number, signal: CancelSignal) =>
   new Promise<void>((resolve, reject) => {
     const t = setTimeout(resolve, ms);
     signal.addEventListener(
@@ -57,19 +58,19 @@ const sleep = (ms: number, signal: AbortSignal) =>
     );
   });
 
-export function callOptions(config: Config, candidate: Candidate, signal: AbortSignal): CallOptions {
+export function callOptions(config: Config, candidate: Candidate, signal: CancelSignal): CallOptions {
   const p = candidate.entry.provider;
   return {
     signal,
     firstByteTimeoutMs: candidate.timeouts?.firstByteMs ?? p.timeoutMs ?? config.upstream.firstByteTimeoutMs,
     idleTimeoutMs: candidate.timeouts?.idleMs ?? p.idleTimeoutMs ?? config.upstream.streamIdleTimeoutMs,
-    connectTimeoutMs: p.connectTimeoutMs,
+    connectTimeoutMs: candidate.timeouts?.connectMs ?? p.connectTimeoutMs,
   };
 }
 
 export async function attemptInOrder<T>(
   candidates: Candidate[],
-  opts: { maxAttempts: number; deadlineAt: number; signal: AbortSignal; resilience: Resilience },
+  opts: { maxAttempts: number; deadlineAt: number; signal: CancelSignal; resilience: Resilience },
   call: (candidate: Candidate) => Promise<T>,
 ): Promise<AttemptOutcome<T>> {
   const { breakers, stats } = opts.resilience;

@@ -4,6 +4,7 @@
  * to that point become proper HTTP errors (and may fail over); later ones become an in-stream error event.
  */
 import type { ChatChunk, ChatCompletion, ChatRequest, Usage } from '../providers/types.ts';
+import type { CancelSignal } from '../providers/cancel.ts';
 import type { ChatStream } from '../providers/client.ts';
 import { AppError } from '../errors.ts';
 import { upstreamTimeout } from '../providers/errors.ts';
@@ -184,7 +185,7 @@ export class ChatPipeline {
     c: Candidate,
     attempts: number,
     opened: { stream: ChatStream; iterator: AsyncIterator<ChatChunk>; first: IteratorResult<ChatChunk> },
-    signal: AbortSignal,
+    signal: CancelSignal,
     deadline: Deadline,
     lease: Lease,
   ): AsyncGenerator<StreamItem, void, undefined> {

@@ -39,13 +39,17 @@ export class Gateway {
   /** Circuit breakers and per-deployment performance, fed by every attempt. */
   readonly resilience: Resilience;
 
+  /** Per-user and per-key rate limits and concurrency (admins can clear the counters). */
+  readonly limits: RateLimitGate;
+
   constructor(config: Config, registry: ProviderRegistry, catalog: Catalog, metrics: Metrics, requestLog: RequestLogWriter, bus: CacheBus, redis?: RedisHandle, book?: CreditBook) {
     this.resilience = { breakers: new BreakerBoard(config.breakers, metrics, bus), stats: new DeploymentStats() };
     this.router = new Router(config, registry, catalog, this.resilience.stats);
     this.admission = new Admission(config, redis);
     this.billing = new Billing(book, config);
     this.gate = new ConcurrencyGate(config.gate, metrics);
-    const leases = new Leases(new RateLimitGate(plansFor(config), metrics, redis), this.gate, this.billing);
+    this.limits = new RateLimitGate(plansFor(config), metrics, redis);
+    const leases = new Leases(this.limits, this.gate, this.billing);
     const recorder = new Recorder(metrics, requestLog);
     this.routers = new Routers(config, registry, catalog, this.router);
     this.chat = new ChatPipeline(config, this.router, recorder, this.admission, this.billing, leases, this.resilience, this.routers);

@@ -1,15 +1,18 @@
 /**
  * Rate limits on inference: requests per minute and per day, tokens per minute and concurrent requests, per
- * user (their plan's rpm, or custom limits an admin set, which replace the plan's) and per key (a key's own
- * limits can only narrow its user's: both counters must pass). Memory on one instance, Redis for a fleet.
- * Tokens are estimated at admission and corrected with the real count afterwards.
+ * user (their plan's rpm, with any custom limits an admin set replacing it field by field: a field the custom
+ * limits leave out keeps the plan's) and per key (a key's own limits can only narrow its user's: both counters
+ * must pass). Memory on one instance, Redis for a fleet. Tokens are estimated at admission and corrected with
+ * the real count afterwards. Counters are keyed by owner and window, not by limit size, so changing a limit
+ * keeps what was already spent in the current window.
  */
 import type { RateLimiterAbstract, RateLimiterRes } from 'rate-limiter-flexible';
 import { RateLimiterRes as Res } from 'rate-limiter-flexible';
 import type { RedisHandle } from '../store/redis.ts';
 import type { LimitsJson } from '../store/schema.ts';
 import type { Plans } from '../domain/plans/plans.ts';
-import { createLimiter, retryAfterSeconds, tooManyRequests } from '../domain/limits/limiter.ts';
+import { createLimiter, tooManyRequests } from '../domain/limits/limiter.ts';
+import { AppError } from '../errors.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { RequestContext } from './context.ts';
 
@@ -26,9 +29,22 @@ interface Counter {
   scope: string;
   limiter: RateLimiterAbstract;
   key: string;
+  /** The limit: the window's allowance. */
   points: number;
   kind: 'requests' | 'tokens';
 }
+
+/** A counter after this request's points went in: `used` includes them. */
+interface Consumed {
+  c: Counter;
+  points: number;
+  used: number;
+  msBeforeNext: number;
+}
+
+/** Counters are plain tallies (the limit is checked here, per request), so they need no ceiling of their own. */
+const TALLY_POINTS = Number.MAX_SAFE_INTEGER;
+const RL_PREFIX = 'rl:';
 
 /** Go-style durations as OpenAI sends them: "20ms", "1.5s", "6m0s". */
 export function formatReset(ms: number): string {
@@ -73,7 +89,7 @@ class InFlight {
 }
 
 export class RateLimitGate {
-  private readonly limiters = new Map<string, RateLimiterAbstract>();
+  private limiters = new Map<'minute' | 'day', RateLimiterAbstract>();
   private readonly inflight: InFlight;
 
   constructor(
@@ -84,23 +100,29 @@ export class RateLimitGate {
     this.inflight = new InFlight(redis);
   }
 
-  /** One limiter per (window, size): changing a limit starts a fresh counter on the next request. */
-  private limiter(window: 'minute' | 'day', points: number): RateLimiterAbstract {
-    const id = `${window}:${points}`;
-    let l = this.limiters.get(id);
+  /** One tally per window; the limit is compared per request, so a changed limit applies to the same count. */
+  private limiter(window: 'minute' | 'day'): RateLimiterAbstract {
+    let l = this.limiters.get(window);
     if (!l) {
-      l = createLimiter({ keyPrefix: `rl:${id}`, points, durationSeconds: window === 'minute' ? 60 : 86_400 }, this.redis);
-      this.limiters.set(id, l);
+      l = createLimiter({ keyPrefix: `${RL_PREFIX}${window}`, points: TALLY_POINTS, durationSeconds: window === 'minute' ? 60 : 86_400 }, this.redis);
+      this.limiters.set(window, l);
     }
     return l;
   }
 
-  private counters(scope: 'key' | 'user', id: string, limits: LimitsJson): Counter[] {
-    const out: Counter[] = [];
-    if (limits.rpm) out.push({ scope: `${scope}_rpm`, limiter: this.limiter('minute', limits.rpm), key: `${scope}:${id}:rpm`, points: limits.rpm, kind: 'requests' });
-    if (limits.rpd) out.push({ scope: `${scope}_rpd`, limiter: this.limiter('day', limits.rpd), key: `${scope}:${id}:rpd`, points: limits.rpd, kind: 'requests' });
-    if (limits.tpm) out.push({ scope: `${scope}_tpm`, limiter: this.limiter('minute', limits.tpm), key: `${scope}:${id}:tpm`, points: limits.tpm, kind: 'tokens' });
-    return out;
+  /** Forgets every request and token count (admin "clear caches"): each user and key starts a fresh window. */
+  async clear(): Promise<void> {
+    this.limiters = new Map();
+    if (!this.redis) return;
+    for await (const keys of this.redis.client.scanIterator({ MATCH: `sy:${RL_PREFIX}*`, COUNT: 500 })) {
+      if (keys.length) await this.redis.client.del(keys);
+    }
+  }
+
+  private counters(scope: 'key' | 'user', id: string, limits: LimitsJson, out: Counter[]): void {
+    if (limits.rpm) out.push({ scope: `${scope}_rpm`, limiter: this.limiter('minute'), key: `${scope}:${id}:rpm`, points: limits.rpm, kind: 'requests' });
+    if (limits.rpd) out.push({ scope: `${scope}_rpd`, limiter: this.limiter('day'), key: `${scope}:${id}:rpd`, points: limits.rpd, kind: 'requests' });
+    if (limits.tpm) out.push({ scope: `${scope}_tpm`, limiter: this.limiter('minute'), key: `${scope}:${id}:tpm`, points: limits.tpm, kind: 'tokens' });
   }
 
   /** Checks every applicable limit (key first, then user); on any refusal nothing stays consumed. */
@@ -108,28 +130,55 @@ export class RateLimitGate {
     const p = ctx.principal;
     if (p.kind !== 'api_key' && p.kind !== 'user') return undefined;
     const user = p.user;
-    const userLimits: LimitsJson = user.limits ?? { rpm: this.plans.rpm(user.tier) };
+    const custom = user.limits;
+    const planRpm = this.plans.rpm(user.tier);
+    // Custom limits replace the plan's field by field: what they leave out is inherited.
+    const userLimits: LimitsJson = custom ? { rpm: custom.rpm ?? planRpm, rpd: custom.rpd, tpm: custom.tpm, max_concurrency: custom.max_concurrency } : { rpm: planRpm };
     const keyLimits: LimitsJson | null = p.kind === 'api_key' ? p.key.limits : null;
-    const counters = [...(keyLimits && p.kind === 'api_key' ? this.counters('key', p.key.id, keyLimits) : []), ...this.counters('user', user.id, userLimits)];
+    const counters: Counter[] = [];
+    if (keyLimits && p.kind === 'api_key') this.counters('key', p.key.id, keyLimits, counters);
+    this.counters('user', user.id, userLimits, counters);
 
-    const consumed: { c: Counter; points: number; res: RateLimiterRes }[] = [];
+    const tokens = Math.max(1, estimatedTokens);
+    // A request larger than a tokens-per-minute limit can never pass, however long the caller waits.
+    for (const c of counters) {
+      if (c.kind === 'tokens' && tokens > c.points) {
+        throw new AppError(
+          413,
+          'invalid_request_error',
+          `Request too large for ${c.scope.startsWith('key') ? "this API key's" : 'your'} tokens-per-minute limit: about ${tokens} tokens (prompt estimate plus max_tokens) against a limit of ${c.points} tokens per minute. Shorten the prompt or lower max_tokens.`,
+          'request_too_large',
+          null,
+        );
+      }
+    }
+
+    const consumed: Consumed[] = [];
     const undo = () => {
       for (const x of consumed) void x.c.limiter.reward(x.c.key, x.points).catch(() => {});
     };
     for (const c of counters) {
-      const points = c.kind === 'tokens' ? Math.max(1, estimatedTokens) : 1;
+      const points = c.kind === 'tokens' ? tokens : 1;
+      let res: RateLimiterRes;
       try {
-        consumed.push({ c, points, res: await c.limiter.consume(c.key, points) });
+        res = await c.limiter.consume(c.key, points);
       } catch (err) {
         if (!(err instanceof Res)) throw err;
-        undo();
-        this.metrics.rateLimited.inc({ scope: c.scope });
-        const what = c.kind === 'tokens' ? 'tokens per minute' : c.scope.endsWith('rpd') ? 'requests per day' : 'requests per minute';
-        const owner = c.scope.startsWith('key') ? 'this API key' : 'your account';
-        throw tooManyRequests(`Rate limit reached: ${c.points} ${what} for ${owner}. Retry after ${retryAfterSeconds(err)}s.`, 'rate_limit_exceeded', retryAfterSeconds(err)).withHeaders(
-          headersFor([...consumed, { c, points, res: err }]),
-        );
+        res = err; // only at the tally's own ceiling, which no real limit reaches
       }
+      const x: Consumed = { c, points, used: res.consumedPoints, msBeforeNext: res.msBeforeNext };
+      if (x.used <= c.points) {
+        consumed.push(x);
+        continue;
+      }
+      // Over the limit: this request's points come back off every counter, the refused one included.
+      void c.limiter.reward(c.key, points).catch(() => {});
+      undo();
+      this.metrics.rateLimited.inc({ scope: c.scope });
+      const retryAfter = Math.max(1, Math.ceil(x.msBeforeNext / 1000));
+      const what = c.kind === 'tokens' ? 'tokens per minute' : c.scope.endsWith('rpd') ? 'requests per day' : 'requests per minute';
+      const owner = c.scope.startsWith('key') ? 'this API key' : 'your account';
+      throw tooManyRequests(`Rate limit reached: ${c.points} ${what} for ${owner}. Retry after ${retryAfter}s.`, 'rate_limit_exceeded', retryAfter).withHeaders(headersFor([...consumed, x], true));
     }
 
     const slots: string[] = [];
@@ -142,14 +191,15 @@ export class RateLimitGate {
         for (const s of slots) this.inflight.release(s);
         undo();
         this.metrics.rateLimited.inc({ scope: `${scope}_concurrency` });
-        throw tooManyRequests(`Too many concurrent requests: at most ${max} at a time for ${scope === 'key' ? 'this API key' : 'your account'}.`, 'concurrency_limit_exceeded', 1);
+        const err = tooManyRequests(`Too many concurrent requests: at most ${max} at a time for ${scope === 'key' ? 'this API key' : 'your account'}.`, 'concurrency_limit_exceeded', 1);
+        throw consumed.length ? err.withHeaders(headersFor(consumed, true)) : err;
       }
       slots.push(`${scope}:${id}`);
     }
 
     let finished = false;
     return {
-      headers: headersFor(consumed),
+      headers: headersFor(consumed, false),
       finish: (actual) => {
         if (finished) return;
         finished = true;
@@ -166,19 +216,39 @@ export class RateLimitGate {
   }
 }
 
-/** The tightest request and token limits among those consumed. */
-function headersFor(consumed: { c: Counter; res: RateLimiterRes }[]): RateHeaders {
+const HEADER_NAMES = {
+  requests: ['x-ratelimit-limit-requests', 'x-ratelimit-remaining-requests', 'x-ratelimit-reset-requests'],
+  tokens: ['x-ratelimit-limit-tokens', 'x-ratelimit-remaining-tokens', 'x-ratelimit-reset-tokens'],
+} as const;
+
+/**
+ * The tightest request and token limits among those consumed, in one pass. `undone`: the request was refused,
+ * so its own points do not count against what remains (except on the counter that refused it, which is full).
+ */
+function headersFor(consumed: Consumed[], undone: boolean): RateHeaders {
+  let req: Consumed | undefined;
+  let reqLeft = 0;
+  let tok: Consumed | undefined;
+  let tokLeft = 0;
+  for (const x of consumed) {
+    const used = undone && x.used <= x.c.points ? x.used - x.points : x.used;
+    const left = x.c.points - used;
+    if (x.c.kind === 'requests') {
+      if (!req || left < reqLeft) (req = x), (reqLeft = left);
+    } else if (!tok || left < tokLeft) (tok = x), (tokLeft = left);
+  }
   const headers: RateHeaders = {};
-  for (const kind of ['requests', 'tokens'] as const) {
-    let best: { c: Counter; res: RateLimiterRes } | undefined;
-    for (const x of consumed) {
-      if (x.c.kind !== kind) continue;
-      if (!best || x.res.remainingPoints < best.res.remainingPoints) best = x;
-    }
-    if (!best) continue;
-    headers[`x-ratelimit-limit-${kind}`] = String(best.c.points);
-    headers[`x-ratelimit-remaining-${kind}`] = String(Math.max(0, best.res.remainingPoints));
-    headers[`x-ratelimit-reset-${kind}`] = formatReset(best.res.msBeforeNext);
+  if (req) {
+    const [l, r, t] = HEADER_NAMES.requests;
+    headers[l] = String(req.c.points);
+    headers[r] = String(reqLeft > 0 ? reqLeft : 0);
+    headers[t] = formatReset(req.msBeforeNext);
+  }
+  if (tok) {
+    const [l, r, t] = HEADER_NAMES.tokens;
+    headers[l] = String(tok.c.points);
+    headers[r] = String(tokLeft > 0 ? tokLeft : 0);
+    headers[t] = formatReset(tok.msBeforeNext);
   }
   return headers;
 }

@@ -31,10 +31,11 @@ export class Recorder {
   record(o: Outcome): void {
     const latencyMs = Math.round(performance.now() - o.ctx.startedAt);
     const provider = o.candidate?.entry.provider.id ?? 'none';
-    const model = o.candidate?.modelId ?? 'unresolved';
+    const m = this.metrics;
+    // Bounded per provider: local providers accept any client-supplied model name (see ModelLabels).
+    const model = m.modelLabel(provider, o.candidate?.modelId ?? 'unresolved');
     const err = o.error instanceof AppError ? o.error : undefined;
     const u = o.usage;
-    const m = this.metrics;
     m.inferenceRequests.inc({ provider, model, status: o.clientAborted ? 'aborted' : o.status < 400 ? 'success' : 'error' });
     m.inferenceDuration.observe({ provider, model }, latencyMs / 1000);
     if (o.ttftMs !== undefined) m.timeToFirstToken.observe({ provider, model }, o.ttftMs / 1000);

@@ -20,9 +20,13 @@ export interface Candidate {
   entry: ProviderEntry;
   target: UpstreamTarget;
   pricing: Pricing;
+  /** The model's own output limit (tokens) from the catalog, when known: admission reserves up to it. */
+  maxOutputTokens?: number;
   /** Per-model timeouts from a config route (they override the provider's and the global ones). */
-  timeouts?: { firstByteMs?: number; idleMs?: number; totalMs?: number };
+  timeouts?: { firstByteMs?: number; idleMs?: number; totalMs?: number; connectMs?: number };
 }
+
+const maxOutput = (m: CatalogModel | undefined): { maxOutputTokens?: number } => (m?.maxOutputTokens ? { maxOutputTokens: m.maxOutputTokens } : {});
 
 export interface RoutePlan {
   requested: string;
@@ -42,14 +46,20 @@ export interface RouteExplanation {
 
 const modelNotFound = (message: string) => notFound(message, 'model_not_found', 'model');
 
-/** OpenRouter-style per-request provider preferences. */
+export type SortBy = 'price' | 'throughput' | 'latency';
+
+/**
+ * OpenRouter-style per-request provider preferences. Only the fields below are acted on; the other OpenRouter
+ * fields (`require_parameters`, `data_collection`, `zdr`, `quantizations`, ...) are accepted and ignored.
+ */
 export interface ProviderPreferences {
   order?: string[];
   only?: string[];
   ignore?: string[];
   allow_fallbacks?: boolean;
-  sort?: 'price' | 'throughput' | 'latency';
-  /** USD per million tokens. */
+  /** A string, or OpenRouter's object form: `partition: "model"` (default) sorts within each model, `"none"` across all. */
+  sort?: SortBy | { by: SortBy; partition?: 'model' | 'none' | null };
+  /** USD per million tokens (`request`, `image`, ... are accepted and ignored). */
   max_price?: { prompt?: number; completion?: number };
 }
 
@@ -59,15 +69,33 @@ export interface RoutingPreferences {
   provider?: ProviderPreferences;
 }
 
-/** The same deployment reached twice (a fallback listing the primary) is tried once. */
-function dedupe(candidates: Candidate[]): Candidate[] {
+/** The candidates of one model (its deployments, or the providers serving it), with the sort asked for it. */
+interface Group {
+  candidates: Candidate[];
+  sort: SortBy | undefined;
+}
+
+/** `:nitro` (fastest throughput) and `:floor` (cheapest) model suffixes, OpenRouter style. */
+function splitSuffix(id: string): { model: string; sort: SortBy | undefined } {
+  if (id.endsWith(':nitro')) return { model: id.slice(0, -6), sort: 'throughput' };
+  if (id.endsWith(':floor')) return { model: id.slice(0, -6), sort: 'price' };
+  return { model: id, sort: undefined };
+}
+
+/** The same deployment reached twice (a fallback listing the primary) is tried once, at its first place. */
+function dedupe(groups: Group[]): Group[] {
   const seen = new Set<string>();
-  return candidates.filter((c) => {
-    const id = `${c.modelId}|${c.entry.provider.id}/${c.target.model}`;
-    if (seen.has(id)) return false;
-    seen.add(id);
-    return true;
-  });
+  const out: Group[] = [];
+  for (const g of groups) {
+    const candidates = g.candidates.filter((c) => {
+      const id = `${c.modelId}|${c.entry.provider.id}/${c.target.model}`;
+      if (seen.has(id)) return false;
+      seen.add(id);
+      return true;
+    });
+    if (candidates.length) out.push({ candidates, sort: g.sort });
+  }
+  return out;
 }
 const PRESET_ORDER = new Map(PRESETS.map((p, i) => [p.id, i]));
 
@@ -91,58 +119,60 @@ export class Router {
   }
 
   /**
-   * Candidates for a request, in the order to try them: the model (a `:nitro` suffix sorts by throughput,
-   * `:floor` by price), then the request's `models` fallbacks, filtered and ordered by its `provider`
-   * preferences (OpenRouter's `order`, `only`, `ignore`, `allow_fallbacks`, `sort`, `max_price`).
+   * Candidates for a request, in the order to try them, model by model: the requested model, then the request's
+   * `models` fallbacks in order, then the config routes' `fallbacks`. Within each model, candidates are
+   * filtered and ordered by the `provider` preferences (OpenRouter's `order`, `only`, `ignore`,
+   * `allow_fallbacks`, `sort`, `max_price`); sorting never moves a fallback model ahead of the requested one
+   * (unless `sort: {by, partition: "none"}` asks for one sort across all models). A `:nitro` suffix sorts that
+   * model's candidates by throughput, `:floor` by price; an explicit `provider.sort` wins over suffixes.
    */
   plan(requested: string, kind: ModelKind, prefs?: RoutingPreferences): RoutePlan {
-    let model = requested;
-    let sort = prefs?.provider?.sort;
-    const suffix = /:(nitro|floor)$/.exec(model);
-    if (suffix) {
-      model = model.slice(0, -suffix[0].length);
-      sort ??= suffix[1] === 'nitro' ? 'throughput' : 'price';
-    }
-    const candidates: Candidate[] = [];
+    const p = prefs?.provider;
+    const explicit = typeof p?.sort === 'string' ? p.sort : p?.sort?.by;
+    const primary = splitSuffix(requested);
+    const groups: Group[] = [];
     const visiting = new Set<string>();
-    this.collect(model, kind, candidates, visiting, true);
-    for (const fallback of prefs?.models ?? []) {
-      if (fallback === model) continue;
-      try {
-        this.collect(fallback, kind, candidates, visiting, false);
-      } catch (err) {
-        if (!(err instanceof AppError)) throw err; // an unavailable fallback is skipped
-      }
+    // Route fallbacks come after the request's own `models`: the client's explicit list is tried first.
+    const deferred: { id: string; sort: SortBy | undefined }[] = [];
+    this.collect(primary.model, kind, explicit ?? primary.sort, groups, visiting, true, deferred);
+    for (const id of prefs?.models ?? []) {
+      const f = splitSuffix(id);
+      if (f.model === primary.model) continue;
+      this.tryCollect(f.model, kind, explicit ?? f.sort, groups, visiting, deferred);
     }
-    if (!candidates.length) throw modelNotFound(`The model "${requested}" has no available deployment.`);
-    const ordered = this.applyPreferences(dedupe(candidates), prefs?.provider, sort);
-    if (!ordered.length) throw notFound(`No deployment of "${requested}" matches the request's provider preferences.`, 'no_eligible_deployment', 'provider');
-    return { requested, candidates: ordered };
+    for (const d of deferred) this.tryCollect(d.id, kind, d.sort, groups, visiting);
+    if (!groups.length) throw modelNotFound(`The model "${requested}" has no available deployment.`);
+    let ordered = dedupe(groups);
+    if (explicit && typeof p?.sort === 'object' && p.sort.partition === 'none') ordered = [{ candidates: ordered.flatMap((g) => g.candidates), sort: explicit }];
+    const candidates = ordered.flatMap((g) => this.applyPreferences(g.candidates, p, g.sort));
+    if (!candidates.length) throw notFound(`No deployment of "${requested}" matches the request's provider preferences.`, 'no_eligible_deployment', 'provider');
+    return { requested, candidates };
   }
 
-  private applyPreferences(candidates: Candidate[], p: ProviderPreferences | undefined, sort: ProviderPreferences['sort']): Candidate[] {
+  /** Filters and orders one model's candidates. */
+  private applyPreferences(candidates: Candidate[], p: ProviderPreferences | undefined, sort: SortBy | undefined): Candidate[] {
     let out = candidates;
     if (p?.only?.length) out = out.filter((c) => p.only!.includes(c.entry.provider.id));
     if (p?.ignore?.length) out = out.filter((c) => !p.ignore!.includes(c.entry.provider.id));
     const max = p?.max_price;
-    if (max) {
+    if (max && (max.prompt !== undefined || max.completion !== undefined)) {
       const prompt = max.prompt === undefined ? undefined : usdToMicro(max.prompt, 'provider.max_price.prompt');
       const completion = max.completion === undefined ? undefined : usdToMicro(max.completion, 'provider.max_price.completion');
       out = out.filter((c) => (prompt === undefined || c.pricing.input <= prompt) && (completion === undefined || c.pricing.output <= completion));
     }
-    if (sort) out = this.sortBy(out, sort);
+    if (sort && out.length > 1) out = this.sortBy(out, sort);
     if (p?.order?.length) {
       const rank = new Map(p.order.map((id, i) => [id, i]));
       const preferred = out.filter((c) => rank.has(c.entry.provider.id)).sort((a, b) => rank.get(a.entry.provider.id)! - rank.get(b.entry.provider.id)!);
       out = p.allow_fallbacks === false ? preferred : [...preferred, ...out.filter((c) => !rank.has(c.entry.provider.id))];
-    } else if (p?.allow_fallbacks === false && out.length) {
+    } else if (p?.allow_fallbacks === false && out.length > 1) {
       out = [out[0]];
     }
     return out;
   }
 
   /** Stable sorts: cheapest (input + output price), fastest (tokens/s) or quickest (latency) first. */
-  private sortBy(candidates: Candidate[], sort: NonNullable<ProviderPreferences['sort']>): Candidate[] {
+  private sortBy(candidates: Candidate[], sort: SortBy): Candidate[] {
     const key = (c: Candidate): number => {
       const id = `${c.entry.provider.id}/${c.target.model}`;
       if (sort === 'price') return Number(c.pricing.input + c.pricing.output);
@@ -187,34 +217,57 @@ export class Router {
     return name;
   }
 
-  private collect(requested: string, kind: ModelKind, out: Candidate[], visiting: Set<string>, primary: boolean): void {
+  /**
+   * Adds the groups of one model: a config route's deployments (then its fallbacks, at once or into `deferred`),
+   * or the catalog candidates of `provider/model` or a bare name. `sort` applies to everything it adds.
+   */
+  private collect(
+    requested: string,
+    kind: ModelKind,
+    sort: SortBy | undefined,
+    out: Group[],
+    visiting: Set<string>,
+    primary: boolean,
+    deferred?: { id: string; sort: SortBy | undefined }[],
+  ): void {
     const name = this.dealias(requested);
     if (visiting.has(name)) return;
     visiting.add(name);
     const route = this.routes.get(name);
     if (route) {
+      const candidates: Candidate[] = [];
       for (const d of this.orderDeployments(route)) {
         const entry = this.registry.get(d.provider);
         if (!entry?.enabled) continue;
         const t = route.timeouts;
-        out.push({
+        candidates.push({
           modelId: route.id,
           entry,
           target: { provider: entry.provider, model: d.model },
           pricing: this.deploymentPricing(route, d.provider, d.model),
-          ...(t ? { timeouts: { firstByteMs: t.first_byte_ms, idleMs: t.stream_idle_ms, totalMs: t.total_ms } } : {}),
+          ...maxOutput(this.catalog.get(`${d.provider}/${d.model}`)),
+          ...(t ? { timeouts: { firstByteMs: t.first_byte_ms, idleMs: t.stream_idle_ms, totalMs: t.total_ms, connectMs: t.connect_ms } } : {}),
         });
       }
+      if (candidates.length) out.push({ candidates, sort });
       for (const fallback of route.fallbacks) {
-        try {
-          this.collect(fallback, kind, out, visiting, false);
-        } catch (err) {
-          if (!(err instanceof AppError)) throw err; // an unavailable fallback is skipped, not fatal
-        }
+        const f = splitSuffix(fallback);
+        if (deferred) deferred.push({ id: f.model, sort: f.sort ?? sort });
+        else this.tryCollect(f.model, kind, f.sort ?? sort, out, visiting);
       }
       return;
     }
-    out.push(...this.resolveModel(name, kind, primary));
+    const candidates = this.resolveModel(name, kind, primary);
+    if (candidates.length) out.push({ candidates, sort });
+  }
+
+  /** collect() for a fallback: an unavailable one is skipped, not fatal. */
+  private tryCollect(id: string, kind: ModelKind, sort: SortBy | undefined, out: Group[], visiting: Set<string>, deferred?: { id: string; sort: SortBy | undefined }[]): void {
+    try {
+      this.collect(id, kind, sort, out, visiting, false, deferred);
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+    }
   }
 
   private orderDeployments(route: ModelRouteInput) {
@@ -262,7 +315,7 @@ export class Router {
   }
 
   private fromCatalog(m: CatalogModel, entry: ProviderEntry): Candidate {
-    return { modelId: m.id, entry, target: { provider: entry.provider, model: m.upstreamId }, pricing: this.prices.get(m.id) ?? m.pricing };
+    return { modelId: m.id, entry, target: { provider: entry.provider, model: m.upstreamId }, pricing: this.prices.get(m.id) ?? m.pricing, ...maxOutput(m) };
   }
 
   /** Resolves `provider/model` or a bare name; throws a precise 404 when the primary model cannot be served. */

@@ -75,20 +75,44 @@ const ResponseFormatSchema = z.union([
 
 const providerIds = z.array(z.string().min(1).max(64)).max(50);
 
+const sortBy = z.enum(['price', 'throughput', 'latency']);
+const usdPerMillion = z.number().nonnegative();
+
+/**
+ * OpenRouter's `provider` object. The fields the gateway acts on are typed strictly (a wrong type is a 400);
+ * OpenRouter's other fields (`require_parameters`, `data_collection`, `zdr`, `quantizations`,
+ * `preferred_min_throughput`, ... and any added later) are accepted and ignored: objects are `.loose()`.
+ */
 export const ProviderPreferencesSchema = z
   .object({
     order: providerIds.optional(),
     only: providerIds.optional(),
     ignore: providerIds.optional(),
     allow_fallbacks: z.boolean().optional(),
-    sort: z.enum(['price', 'throughput', 'latency']).optional(),
-    max_price: z
-      .object({ prompt: z.number().nonnegative().optional(), completion: z.number().nonnegative().optional() })
-      .strict()
+    sort: z
+      .union([sortBy, z.object({ by: sortBy, partition: z.enum(['model', 'none']).nullable().optional() }).loose()])
       .optional()
-      .describe('USD per million tokens'),
+      .describe('"price" | "throughput" | "latency", or {by, partition: "model" (default: sort within each model) | "none" (across models)}'),
+    max_price: z
+      .object({
+        prompt: usdPerMillion.optional(),
+        completion: usdPerMillion.optional(),
+        // Accepted for OpenRouter compatibility, not enforced (no per-request / per-image / audio prices here).
+        request: usdPerMillion.optional(),
+        image: usdPerMillion.optional(),
+        audio: usdPerMillion.optional(),
+      })
+      .loose()
+      .optional()
+      .describe('USD per million tokens; prompt and completion are enforced'),
+    // Accepted for OpenRouter compatibility and ignored (no equivalent here).
+    require_parameters: z.boolean().optional(),
+    data_collection: z.enum(['allow', 'deny']).optional(),
+    zdr: z.boolean().optional(),
+    enforce_distillable_text: z.boolean().optional(),
+    quantizations: z.array(z.string()).optional(),
   })
-  .strict();
+  .loose();
 
 export const ChatRequestSchema = z
   .object({
@@ -112,7 +136,7 @@ export const ChatRequestSchema = z
     tool_choice: ToolChoiceSchema.optional(),
     parallel_tool_calls: z.boolean().optional(),
     response_format: ResponseFormatSchema.optional(),
-    reasoning_effort: z.enum(['minimal', 'low', 'medium', 'high']).nullable().optional(),
+    reasoning_effort: z.enum(['none', 'minimal', 'low', 'medium', 'high', 'xhigh']).nullable().optional(),
     user: z.string().optional(),
     metadata: z.record(z.string(), z.string()).nullable().optional(),
     // Switchyard routing (OpenRouter-compatible); consumed by the gateway, never sent upstream.

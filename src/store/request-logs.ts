@@ -1,10 +1,10 @@
 /**
- * Bulk insert of request-log rows as one `INSERT ... SELECT FROM unnest(...)`: one array parameter per
- * column instead of one parameter per value, which is markedly cheaper to build, send and plan than a
- * multi-row VALUES list (this runs for every request, in batches).
+ * Bulk insert of request-log rows as one `INSERT ... SELECT FROM unnest(...)` (see unnest.ts): one array
+ * parameter per column instead of one parameter per value (this runs for every request, in batches).
  */
-import { sql, type Insertable, type Kysely, type Transaction } from 'kysely';
+import type { Insertable, Kysely, Transaction } from 'kysely';
 import type { Database, RequestLogsTable } from './schema.ts';
+import { unnestInsert } from './unnest.ts';
 
 type Row = Insertable<RequestLogsTable>;
 
@@ -29,7 +29,7 @@ const COLUMNS: [keyof Row & string, string, unknown][] = [
   ['output_tokens', 'int4', 0],
   ['reasoning_tokens', 'int4', 0],
   ['usage_estimated', 'bool', false],
-  ['cost_pico', 'int8', 0],
+  ['cost_pico', 'numeric', 0],
   ['latency_ms', 'int4', null],
   ['ttft_ms', 'int4', null],
   ['attempts', 'int4', 1],
@@ -38,6 +38,8 @@ const COLUMNS: [keyof Row & string, string, unknown][] = [
   ['client_aborted', 'bool', false],
   ['org_id', 'text', null],
 ];
+
+const insert = unnestInsert('request_logs', COLUMNS.map(([name, type]) => [name, type] as const));
 
 export async function insertRequestLogs(db: Kysely<Database> | Transaction<Database>, rows: Row[]): Promise<void> {
   if (!rows.length) return;
@@ -49,7 +51,5 @@ export async function insertRequestLogs(db: Kysely<Database> | Transaction<Datab
       return typeof v === 'bigint' ? v.toString() : v;
     }),
   );
-  const columns = sql.join(COLUMNS.map(([name]) => sql.ref(name)));
-  const sources = sql.join(COLUMNS.map(([, type], i) => sql`${arrays[i]}::${sql.raw(type)}[]`));
-  await sql`insert into request_logs (${columns}) select * from unnest(${sources})`.execute(db);
+  await insert(db, arrays);
 }

@@ -4,6 +4,8 @@ import type { ColumnType, Generated } from 'kysely';
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 /** int8 columns come back from `pg` as strings; we write bigint or numeric strings. */
 type Int8 = ColumnType<string, bigint | string | number, bigint | string | number>;
+/** numeric columns (exact, wider than int8) come back from `pg` as decimal strings; we write bigint or decimal strings. */
+type Numeric = ColumnType<string, bigint | string | number, bigint | string | number>;
 type Json<T = unknown> = ColumnType<T, string, string>;
 /** A column with a database default: optional on insert. */
 type Defaulted<T> = ColumnType<T, T | undefined, T>;
@@ -50,7 +52,7 @@ export interface RequestLogsTable {
   output_tokens: Defaulted<number>;
   reasoning_tokens: Defaulted<number>;
   usage_estimated: Defaulted<boolean>;
-  /** Cost in pico-USD (1e-12 USD): exact for any price with 6 decimals per million tokens. */
+  /** Cost in pico-USD (1e-12 USD), numeric(38,0): exact for any price with 6 decimals per million tokens. */
   cost_pico: ColumnType<string, bigint | string | number | undefined, bigint | string | number>;
   latency_ms: number;
   ttft_ms: number | null;
@@ -203,7 +205,8 @@ export interface RequestRollupsTable {
   cache_read_tokens: Int8;
   cache_write_tokens: Int8;
   reasoning_tokens: Int8;
-  cost_pico: Int8;
+  /** numeric(38,0), pico-USD. */
+  cost_pico: Numeric;
   latency_ms_sum: Int8;
   latency_hist: ColumnType<string[], string[] | number[], string[] | number[]>;
 }

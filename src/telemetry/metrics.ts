@@ -1,15 +1,54 @@
 /**
  * Prometheus metrics. One registry per server instance (tests build several); label sets are bounded:
- * no user, key or request labels.
+ * no user, key or request labels, and at most `maxModelsPerProvider` model label values per provider (local
+ * and custom OpenAI-compatible providers accept any model name a client sends; the rest are labelled "other").
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-export function createMetrics() {
+export interface MetricsOptions {
+  /** Distinct `model` label values kept per provider; later ones are recorded as OTHER_MODEL. */
+  maxModelsPerProvider?: number;
+}
+
+export const OTHER_MODEL = 'other';
+export const DEFAULT_MAX_MODELS_PER_PROVIDER = 200;
+
+/**
+ * First come, first kept: the first `max` model names seen for a provider keep their own label value for the
+ * life of the process; any further one maps to OTHER_MODEL. O(1) per call; memory bounded by providers x max.
+ */
+export class ModelLabels {
+  private readonly seen = new Map<string, Set<string>>();
+
+  constructor(
+    readonly max: number,
+    private readonly onFold?: (provider: string) => void,
+  ) {}
+
+  label(provider: string, model: string): string {
+    let models = this.seen.get(provider);
+    if (!models) this.seen.set(provider, (models = new Set()));
+    if (models.has(model)) return model;
+    if (models.size < this.max) {
+      models.add(model);
+      return model;
+    }
+    this.onFold?.(provider);
+    return OTHER_MODEL;
+  }
+}
+
+export function createMetrics(opts: MetricsOptions = {}) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const latencyBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+  const modelLabelsFolded = new Counter({ name: 'model_label_overflow_total', help: `Inference records whose model label was folded into "${OTHER_MODEL}" (the per-provider label limit was reached)`, labelNames: ['provider'] as const, registers: [registry] });
+  const modelLabels = new ModelLabels(opts.maxModelsPerProvider ?? DEFAULT_MAX_MODELS_PER_PROVIDER, (provider) => modelLabelsFolded.inc({ provider }));
   return {
     registry,
+    /** The `model` label value to use for (provider, model): see ModelLabels. Use it for every model-labelled metric. */
+    modelLabel: (provider: string, model: string): string => modelLabels.label(provider, model),
+    modelLabelsFolded,
     httpRequests: new Counter({ name: 'http_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'] as const, registers: [registry] }),
     httpDuration: new Histogram({ name: 'http_request_duration_seconds', help: 'HTTP request duration', labelNames: ['method', 'route'] as const, buckets: latencyBuckets, registers: [registry] }),
     inferenceRequests: new Counter({ name: 'model_inference_requests_total', help: 'Inference requests by provider, model and outcome', labelNames: ['provider', 'model', 'status'] as const, registers: [registry] }),

@@ -61,6 +61,12 @@ export class RequestLogWriter {
   record(rec: RequestLogRecord): void {
     // Stamped here, not by the database default, so rollup buckets use the very timestamp the row gets.
     rec.created_at ??= new Date();
+    // PostgreSQL text cannot hold NUL, and one such value (a requested model name, an upstream error message)
+    // would fail the whole batch insert: strip it. A scan of a few short strings per request.
+    for (const k in rec) {
+      const v = rec[k as keyof RequestLogRecord];
+      if (typeof v === 'string' && v.includes('\u0000')) (rec as Record<string, unknown>)[k] = v.replaceAll('\u0000', '');
+    }
     for (const l of this.listeners) {
       try {
         l(rec);

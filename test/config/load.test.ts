@@ -293,3 +293,40 @@ describe('loadConfig precedence', () => {
     assert.throws(() => loadConfig({}, { adminApiKey: 'short' }), /adminApiKey/);
   });
 });
+
+describe('TRUST_PROXY and the sign-in/sign-up limits', () => {
+  it('takes true|false, a hop count or a comma-separated list of addresses/CIDRs', () => {
+    assert.equal(loadConfig({}).trustProxy, false);
+    for (const v of ['true', 'TRUE', 'yes', 'on']) assert.equal(loadConfig({ TRUST_PROXY: v }).trustProxy, true, v);
+    for (const v of ['false', 'no', 'off', '0']) assert.equal(loadConfig({ TRUST_PROXY: v }).trustProxy, false, v);
+    assert.equal(loadConfig({ TRUST_PROXY: '1' }).trustProxy, 1, 'digits are a hop count');
+    assert.equal(loadConfig({ TRUST_PROXY: '2' }).trustProxy, 2);
+    assert.deepEqual(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1,::1/128 , loopback' }).trustProxy, ['10.0.0.0/8', '127.0.0.1', '::1/128', 'loopback']);
+    assert.deepEqual(loadConfig({}, { trustProxy: ['192.168.1.10'] }).trustProxy, ['192.168.1.10']);
+  });
+
+  it('rejects a bad TRUST_PROXY, naming it', () => {
+    for (const bad of ['maybe', '10.0.0.0/33', '300.1.1.1', '10.0.0.0/8,nope', '::1/129', '-1']) {
+      assert.match(configError(() => loadConfig({ TRUST_PROXY: bad })).message, /TRUST_PROXY/, bad);
+    }
+  });
+
+  it('a hop count is applied by the server: the address that many hops back wins, not the forgeable left-most one', async () => {
+    const { default: Fastify } = await import('fastify');
+    const c = loadConfig({ TRUST_PROXY: '1' });
+    // The same translation src/server.ts does (fastify itself fails closed on bare numbers).
+    const app = Fastify({ trustProxy: typeof c.trustProxy === 'number' ? ((h: number) => (_a: string, i: number) => i < h)(c.trustProxy) : c.trustProxy });
+    app.get('/', async (request) => request.ip);
+    const res = await app.inject({ url: '/', headers: { 'x-forwarded-for': '6.6.6.6, 10.1.2.3' }, remoteAddress: '127.0.0.1' });
+    assert.equal(res.body, '10.1.2.3');
+    await app.close();
+  });
+
+  it('reads REGISTER_MAX_PER_IP and REFRESH_MAX_PER_IP next to the sign-in limits', () => {
+    const d = loadConfig({}).loginLimits;
+    assert.deepEqual(d, { perIp: 30, perAccount: 10, windowSeconds: 900, registerPerIp: 20, refreshPerIp: 600 });
+    const c = loadConfig({ REGISTER_MAX_PER_IP: '5', REFRESH_MAX_PER_IP: '50', LOGIN_MAX_FAILURES_PER_IP: '7' }).loginLimits;
+    assert.deepEqual([c.registerPerIp, c.refreshPerIp, c.perIp], [5, 50, 7]);
+    assert.match(configError(() => loadConfig({ REGISTER_MAX_PER_IP: '0' })).message, /REGISTER_MAX_PER_IP/);
+  });
+});

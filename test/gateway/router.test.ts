@@ -9,6 +9,8 @@ import { openDatabase, type DatabaseHandle } from '../../src/store/db.ts';
 import { Router, type ModelKind, type RoutePlan } from '../../src/gateway/router.ts';
 import { AppError } from '../../src/errors.ts';
 import { ZERO_PRICING } from '../../src/domain/pricing.ts';
+import { DeploymentStats } from '../../src/gateway/deployment-stats.ts';
+import { callOptions } from '../../src/gateway/attempt.ts';
 
 const SEED: ModelUpsert[] = [
   { id: 'openai/gpt-4o-mini', provider: 'openai', upstream_id: 'gpt-4o-mini-2024-07-18', pricing: { input: 0.15, output: 0.6, cached_input: 0.075 } },
@@ -345,5 +347,114 @@ describe('router: kinds', () => {
       ['openai/text-embedding-3-small', 'embedding'],
     ];
     for (const [model, kind] of kinds) assert.equal(r.plan(model, kind).candidates.length, 1);
+  });
+});
+
+describe('router: per-request preferences keep model groups in order', () => {
+  const pair: Partial<ConfigInput> = {
+    models: [
+      {
+        id: 'pair',
+        deployments: [
+          { provider: 'openrouter', model: 'gpt-4o-mini' }, // 0.2 + 0.8
+          { provider: 'openai', model: 'gpt-4o-mini' }, // 0.15 + 0.6
+        ],
+        fallbacks: ['groq/llama-3.3-70b-versatile'],
+      },
+    ],
+  };
+
+  it('sort: price orders within the requested model; a cheaper `models` fallback stays behind it', () => {
+    const plan = router().plan('openai/gpt-4o', 'chat', { models: ['gpt-4o-mini'], provider: { sort: 'price' } });
+    assert.deepEqual(summary(plan), ['openai:gpt-4o', 'openai:gpt-4o-mini-2024-07-18', 'openrouter:openai/gpt-4o-mini']);
+  });
+
+  it('the :floor suffix sorts the requested model only, never moving a fallback model ahead', () => {
+    const plan = router().plan('gpt-4o-mini:floor', 'chat', { models: ['meta-llama/llama-3.3-70b-instruct'] });
+    assert.deepEqual(summary(plan), ['openai:gpt-4o-mini-2024-07-18', 'openrouter:openai/gpt-4o-mini', 'openrouter:meta-llama/llama-3.3-70b-instruct']);
+  });
+
+  it('route fallbacks come after the request `models`, which keep their order', () => {
+    const plan = router(KEYS, pair).plan('pair', 'chat', { models: ['anthropic/claude-sonnet-4-5', 'openai/gpt-4o'] });
+    // anthropic is not enabled: skipped; groq (the route's fallback) comes last.
+    assert.deepEqual(summary(plan), ['openrouter:gpt-4o-mini', 'openai:gpt-4o-mini', 'openai:gpt-4o', 'groq:llama-3.3-70b-versatile']);
+    const sorted = router(KEYS, pair).plan('pair', 'chat', { models: ['openai/gpt-4o'], provider: { sort: 'price' } });
+    assert.deepEqual(summary(sorted), ['openai:gpt-4o-mini', 'openrouter:gpt-4o-mini', 'openai:gpt-4o', 'groq:llama-3.3-70b-versatile']);
+  });
+
+  it('a :floor / :nitro suffix inside `models` is applied to that model, not skipped', () => {
+    const plan = router(KEYS, pair).plan('openai/gpt-4o', 'chat', { models: ['pair:floor'] });
+    assert.deepEqual(summary(plan), ['openai:gpt-4o', 'openai:gpt-4o-mini', 'openrouter:gpt-4o-mini', 'groq:llama-3.3-70b-versatile']);
+    assert.deepEqual(summary(router(KEYS, pair).plan('openai/gpt-4o', 'chat', { models: ['pair:nitro'] })).slice(0, 2), ['openai:gpt-4o', 'openrouter:gpt-4o-mini']);
+  });
+
+  it('sort {by, partition: "none"} sorts across models; partition "model" within each', () => {
+    const across = router().plan('openai/gpt-4o', 'chat', { models: ['gpt-4o-mini'], provider: { sort: { by: 'price', partition: 'none' } } });
+    assert.deepEqual(summary(across), ['openai:gpt-4o-mini-2024-07-18', 'openrouter:openai/gpt-4o-mini', 'openai:gpt-4o']);
+    const within = router().plan('openai/gpt-4o', 'chat', { models: ['gpt-4o-mini'], provider: { sort: { by: 'price', partition: 'model' } } });
+    assert.deepEqual(summary(within), ['openai:gpt-4o', 'openai:gpt-4o-mini-2024-07-18', 'openrouter:openai/gpt-4o-mini']);
+  });
+
+  it('allow_fallbacks: false keeps one provider per model, model fallbacks still apply', () => {
+    const plan = router().plan('gpt-4o-mini', 'chat', { models: ['openai/gpt-4o'], provider: { allow_fallbacks: false } });
+    assert.deepEqual(summary(plan), ['openai:gpt-4o-mini-2024-07-18', 'openai:gpt-4o']);
+  });
+});
+
+describe('router: throughput and latency sorting', () => {
+  function measured(setup: (stats: DeploymentStats) => void): Router {
+    const config = loadConfig(KEYS, {});
+    const stats = new DeploymentStats();
+    setup(stats);
+    return new Router(config, buildProviderRegistry(config), catalog, stats);
+  }
+  const OPENAI = 'openai/gpt-4o-mini-2024-07-18';
+  const OPENROUTER = 'openrouter/openai/gpt-4o-mini';
+
+  it(':nitro and sort: throughput put the fastest measured provider first', () => {
+    const r = measured((s) => {
+      s.throughput(OPENAI, 100, 10_000); // 10 tokens/s
+      s.throughput(OPENROUTER, 100, 1_000); // 100 tokens/s
+    });
+    assert.deepEqual(summary(r.plan('gpt-4o-mini', 'chat')), ['openai:gpt-4o-mini-2024-07-18', 'openrouter:openai/gpt-4o-mini'], 'unsorted: preset order');
+    assert.deepEqual(summary(r.plan('gpt-4o-mini:nitro', 'chat')), ['openrouter:openai/gpt-4o-mini', 'openai:gpt-4o-mini-2024-07-18']);
+    assert.deepEqual(summary(r.plan('gpt-4o-mini', 'chat', { provider: { sort: 'throughput' } })), ['openrouter:openai/gpt-4o-mini', 'openai:gpt-4o-mini-2024-07-18']);
+    assert.equal(r.plan('gpt-4o-mini:nitro', 'chat').requested, 'gpt-4o-mini:nitro');
+  });
+
+  it('an unmeasured provider ranks first for throughput so that it gets measured', () => {
+    const r = measured((s) => s.throughput(OPENAI, 100, 1_000));
+    assert.deepEqual(summary(r.plan('gpt-4o-mini:nitro', 'chat')), ['openrouter:openai/gpt-4o-mini', 'openai:gpt-4o-mini-2024-07-18']);
+  });
+
+  it('sort: latency puts the quickest measured provider first', () => {
+    const r = measured((s) => {
+      s.success(OPENAI, 900);
+      s.success(OPENROUTER, 150);
+    });
+    assert.deepEqual(summary(r.plan('gpt-4o-mini', 'chat', { provider: { sort: 'latency' } })), ['openrouter:openai/gpt-4o-mini', 'openai:gpt-4o-mini-2024-07-18']);
+    const flipped = measured((s) => {
+      s.success(OPENAI, 100);
+      s.success(OPENROUTER, 800);
+    });
+    assert.deepEqual(summary(flipped.plan('gpt-4o-mini', 'chat', { provider: { sort: { by: 'latency' } } })), ['openai:gpt-4o-mini-2024-07-18', 'openrouter:openai/gpt-4o-mini']);
+  });
+});
+
+describe('router: route timeouts', () => {
+  it('a route connect_ms reaches the transport call options, over the provider and global ones', () => {
+    const r = router(KEYS, {
+      providers: [{ id: 'openai', connect_timeout_ms: 7000 }],
+      models: [
+        { id: 'snappy', deployments: [{ provider: 'openai', model: 'gpt-4o' }], timeouts: { connect_ms: 1500, first_byte_ms: 3000 } },
+        { id: 'plain', deployments: [{ provider: 'openai', model: 'gpt-4o' }] },
+      ],
+    });
+    const config = loadConfig(KEYS, {});
+    const signal = new AbortController().signal;
+    const snappy = callOptions(config, r.plan('snappy', 'chat').candidates[0], signal);
+    assert.equal(snappy.connectTimeoutMs, 1500);
+    assert.equal(snappy.firstByteTimeoutMs, 3000);
+    assert.equal(callOptions(config, r.plan('plain', 'chat').candidates[0], signal).connectTimeoutMs, 7000);
   });
 });

@@ -276,6 +276,30 @@ describe('credit purchases', () => {
     assert.equal((await server.services.ledger.verify(acct.id)).ok, true);
   });
 
+  it('a credit-book reload failing after the commit neither fails the webhook nor goes unhandled', async () => {
+    const user = await api.register();
+    const session = await paidCheckout(user, { credits_usd: 3 });
+    const ledger = server.services.ledger;
+    const onChange = ledger.onChange;
+    const unhandled: unknown[] = [];
+    const catcher = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', catcher);
+    ledger.onChange = async () => {
+      throw new Error('credit book unavailable');
+    };
+    try {
+      const res = await send('checkout.session.completed', session);
+      assert.equal(res.handled, true);
+      // Give a stray rejection time to surface.
+      await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      ledger.onChange = onChange;
+      process.off('unhandledRejection', catcher);
+    }
+    assert.deepEqual(unhandled, []);
+    assert.equal((await entries(user.id, 'purchase')).length, 1, 'the purchase is committed');
+  });
+
   it('applies one event delivered many times concurrently exactly once', async () => {
     const user = await api.register();
     const session = await paidCheckout(user, { credits_usd: 12.34 });

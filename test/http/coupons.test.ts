@@ -15,7 +15,8 @@ let server: TestServer;
 let api: Api;
 
 before(async () => {
-  server = await startTestServer({ credits: { mode: 'prepaid' } });
+  // Every coupon counts value x max_uses against the creating admin's 24-hour cap: room for all of this file's.
+  server = await startTestServer({ credits: { mode: 'prepaid', dailyGrantLimitUsd: 1_000_000 } });
   // No `services`: new users start with no credit, so balances below are exactly what coupons gave.
   api = new Api(server.url);
 });
@@ -26,7 +27,7 @@ const uniqueCode = (tag = 'C') => `${tag}${rand()}`;
 const inHours = (h: number) => new Date(Date.now() + h * 3_600_000).toISOString();
 
 async function createCoupon(body: Record<string, unknown> = {}) {
-  const res = await api.post('/api/admin/coupons', { code: uniqueCode(), value_usd: 5, type: 'promotional', ...body }, { admin: true });
+  const res = await api.post('/api/admin/coupons', { code: uniqueCode(), value_usd: 5, type: 'promotional', max_uses: 100, ...body }, { admin: true });
   assert.equal(res.status, 201, res.text);
   return res.body;
 }
@@ -82,10 +83,10 @@ describe('admin: create', () => {
   it('duplicate codes are 409 whatever their case, also when created in parallel', async () => {
     const code = uniqueCode('DUP');
     await createCoupon({ code });
-    const again = await api.post('/api/admin/coupons', { code: code.toLowerCase(), value_usd: 1, type: 'promotional' }, { admin: true });
+    const again = await api.post('/api/admin/coupons', { code: code.toLowerCase(), value_usd: 1, type: 'promotional', max_uses: 10 }, { admin: true });
     assertError(again, 409, 'coupon_code_exists');
     const fresh = uniqueCode('PAR');
-    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => api.post('/api/admin/coupons', { code: i % 2 ? fresh : fresh.toLowerCase(), value_usd: 1, type: 'promotional' }, { admin: true })));
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => api.post('/api/admin/coupons', { code: i % 2 ? fresh : fresh.toLowerCase(), value_usd: 1, type: 'promotional', max_uses: 10 }, { admin: true })));
     assert.equal(results.filter((r) => r.status === 201).length, 1, results.map((r) => r.status).join(','));
     for (const r of results.filter((r) => r.status !== 201)) assertError(r, 409, 'coupon_code_exists');
   });
@@ -108,6 +109,8 @@ describe('admin: create', () => {
       [{ ...base, code: 'X'.repeat(65) }, 'invalid_request'],
       [{ ...base, code: 42 }, 'invalid_request'],
       [{ ...base, description: 'd'.repeat(501) }, 'invalid_request'],
+      [base, 'max_uses_required'],
+      [{ ...base, max_uses: null }, 'max_uses_required'],
       [{ ...base, max_uses: 0 }, 'invalid_request'],
       [{ ...base, max_uses: 2.5 }, 'invalid_request'],
       [{ ...base, per_user_limit: 0 }, 'invalid_request'],
@@ -436,15 +439,20 @@ describe('admin: list, update, stats', () => {
     assert.equal(res.body.description, 'Now capped');
     assert.equal(res.body.valid_until, null);
     assertError(await redeem(await api.register(), c.code), 409, 'coupon_exhausted');
-    const unlimited = await api.patch(`/api/admin/coupons/${c.id}`, { max_uses: null }, { admin: true });
-    assert.equal(unlimited.body.max_uses, null);
-    assert.equal(unlimited.body.remaining_uses, null);
+    // A public coupon's uses stay bounded: its value x max_uses counts against the admin's daily grant cap.
+    assertBadRequest(await api.patch(`/api/admin/coupons/${c.id}`, { max_uses: null }, { admin: true }), 'max_uses_required');
+    const raised = await api.patch(`/api/admin/coupons/${c.id}`, { max_uses: 4 }, { admin: true });
+    assert.equal(raised.status, 200, raised.text);
 
     const audit = await auditFor(c.id, 'admin.coupon_update');
     assert.equal(audit.length, 2);
     const first = audit.find((a) => a.changes.description);
     assert.deepEqual(first.changes.max_uses, { from: 5, to: 2 });
     assert.deepEqual(first.changes.description, { from: null, to: 'Now capped' });
+    // The raise records what it committed against the daily grant cap: 2 more uses of 5 USD.
+    const raise = audit.find((a) => !a.changes.description);
+    assert.deepEqual(raise.changes.max_uses, { from: 2, to: 4 });
+    assert.equal(raise.changes.grant_cap_pico, '10000000000000');
   });
 
   it('get, delete and analytics: 404 for unknown ids, 400 for malformed ones', async () => {
@@ -459,8 +467,8 @@ describe('admin: list, update, stats', () => {
       code: fresh.code,
       status: undefined,
       uses: 0,
-      max_uses: null,
-      remaining_uses: null,
+      max_uses: 100,
+      remaining_uses: 100,
       redemptions: 0,
       unique_users: 0,
       accounts_credited: 0,
@@ -534,7 +542,7 @@ describe('auth', () => {
     await server.services.database.db.updateTable('users').set({ role: 'admin' }).where('id', '=', admin.id).execute();
     server.services.users.invalidate([admin.id]);
     const login = await api.login(admin.email, admin.password);
-    const res = await api.post('/api/admin/coupons', { code: uniqueCode(), value_usd: 1, type: 'referral' }, { token: login.body.access_token });
+    const res = await api.post('/api/admin/coupons', { code: uniqueCode(), value_usd: 1, type: 'referral', max_uses: 3 }, { token: login.body.access_token });
     assert.equal(res.status, 201, res.text);
     assert.equal(res.body.created_by, admin.id);
   });

@@ -86,6 +86,58 @@ describe('requests per minute', () => {
   });
 });
 
+describe('custom limits and limit changes', () => {
+  const patchLimits = (id: string, limits: Record<string, number>) => server.request(`/api/admin/users/${id}`, { method: 'PATCH', json: { limits } });
+
+  it('custom limits without rpm keep the plan rpm (fields are merged, not replaced)', async () => {
+    const u = await newUser();
+    const k = await newKey(u.token);
+    assert.equal((await patchLimits(u.id, { tpm: 100_000 })).status, 200);
+    const r = await chat(k.key);
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('x-ratelimit-limit-requests'), '20', "the free plan's rpm still applies");
+    assert.equal(r.headers.get('x-ratelimit-limit-tokens'), '100000');
+  });
+
+  it('lowering a limit keeps what was already used in the window', async () => {
+    const u = await newUser();
+    const k = await newKey(u.token);
+    assert.equal((await patchLimits(u.id, { rpm: 5 })).status, 200);
+    for (let i = 0; i < 3; i++) assert.equal((await chat(k.key)).status, 200);
+    assert.equal((await patchLimits(u.id, { rpm: 3 })).status, 200);
+    const refused = await chat(k.key);
+    assert.equal(refused.status, 429, 'three of three already used');
+    assert.equal(refused.headers.get('x-ratelimit-limit-requests'), '3');
+    assert.equal(refused.headers.get('x-ratelimit-remaining-requests'), '0');
+    assert.equal((await patchLimits(u.id, { rpm: 4 })).status, 200);
+    const ok = await chat(k.key);
+    assert.equal(ok.status, 200, 'refused requests were not counted');
+    assert.equal(ok.headers.get('x-ratelimit-remaining-requests'), '0');
+  });
+
+  it('a key limit change keeps its count too', async () => {
+    const u = await newUser();
+    const k = await newKey(u.token, { limits: { rpm: 10 } });
+    for (let i = 0; i < 2; i++) assert.equal((await chat(k.key)).status, 200);
+    const patched = await server.request(`/api/keys/${k.id}`, { method: 'PATCH', json: { limits: { rpm: 2 } }, headers: { authorization: `Bearer ${u.token}` } });
+    assert.equal(patched.status, 200);
+    assert.equal((await chat(k.key)).status, 429);
+  });
+
+  it('an admin can reset the counters through the caches endpoint', async () => {
+    const u = await newUser();
+    const k = await newKey(u.token, { limits: { rpm: 1 } });
+    assert.equal((await chat(k.key)).status, 200);
+    assert.equal((await chat(k.key)).status, 429);
+    const names = (await json(await server.request('/api/admin/caches'))).data.map((c: any) => c.name);
+    assert.ok(names.includes('rate_limits'), names.join(','));
+    const cleared = await server.request('/api/admin/caches/clear', { method: 'POST', json: { names: ['rate_limits'] } });
+    assert.equal(cleared.status, 200);
+    assert.deepEqual((await json(cleared)).cleared, ['rate_limits']);
+    assert.equal((await chat(k.key)).status, 200, 'a fresh window');
+  });
+});
+
 describe('tokens per minute', () => {
   it('counts real tokens after the response and refuses once the budget is used', async () => {
     const u = await newUser();
@@ -100,6 +152,23 @@ describe('tokens per minute', () => {
     assert.equal(second.status, 429, 'the first answer consumed the budget');
     assert.match((await json(second)).error.message, /tokens per minute/);
   });
+
+  it('a request larger than the whole tokens-per-minute limit is a 413, not a 429 to retry', async () => {
+    const u = await newUser();
+    const k = await newKey(u.token, { limits: { tpm: 50 } });
+    const big = await fetch(`${server.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${k.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'mock/echo', messages: [{ role: 'user', content: 'hi' }], max_tokens: 100 }),
+    });
+    assert.equal(big.status, 413);
+    assert.equal(big.headers.get('retry-after'), null);
+    const body = await json(big);
+    assert.equal(body.error.type, 'invalid_request_error');
+    assert.equal(body.error.code, 'request_too_large');
+    assert.match(body.error.message, /tokens-per-minute limit/);
+    assert.equal((await chat(k.key)).status, 200, 'nothing was consumed');
+  });
 });
 
 describe('concurrency', () => {
@@ -112,6 +181,8 @@ describe('concurrency', () => {
       assert.equal(a.status, 200);
       assert.equal(b.status, 429);
       assert.equal((await json(b)).error.code, 'concurrency_limit_exceeded');
+      assert.equal(b.headers.get('x-ratelimit-limit-requests'), '20', 'rate-limit headers on the concurrency 429 too');
+      assert.equal(b.headers.get('x-ratelimit-remaining-requests'), '19', 'the refused request is not counted');
       assert.equal((await chat(k.key, slow)).status, 200, 'the slot is free again');
     } finally {
       await slow.stop();

@@ -239,9 +239,75 @@ describe('per-request preferences', () => {
     }
   });
 
-  it('rejects malformed preferences with 400', async () => {
-    for (const extra of [{ provider: { sort: 'vibes' } }, { provider: { order: 'cheap' } }, { provider: { max_price: { prompt: -1 } } }, { models: 'x' }, { provider: { unknown: 1 } }]) {
+  it('rejects malformed preferences with 400 (wrong types on the fields it acts on)', async () => {
+    for (const extra of [
+      { provider: { sort: 'vibes' } },
+      { provider: { sort: { by: 'vibes' } } },
+      { provider: { sort: { by: 'price', partition: 'sideways' } } },
+      { provider: { order: 'cheap' } },
+      { provider: { allow_fallbacks: 'no' } },
+      { provider: { max_price: { prompt: -1 } } },
+      { provider: { max_price: { completion: 'cheap' } } },
+      { models: 'x' },
+    ]) {
       assert.equal((await ask('team/price', extra)).status, 400, JSON.stringify(extra));
     }
+  });
+
+  it('accepts the rest of OpenRouter\'s provider object (ignored) and the object form of sort', async () => {
+    const res = await ask('team/price', {
+      provider: {
+        sort: { by: 'price', partition: 'model' },
+        require_parameters: true,
+        data_collection: 'deny',
+        zdr: true,
+        enforce_distillable_text: false,
+        quantizations: ['fp8', 'bf16'],
+        preferred_min_throughput: { p90: 50 },
+        preferred_max_latency: 2,
+        max_price: { prompt: 1, completion: 5, request: 0.01, image: 0.1 },
+        some_future_field: { x: 1 },
+      },
+    });
+    assert.equal(res.status, 200, JSON.stringify(await res.clone().json()));
+    assert.equal(res.headers.get('x-switchyard-provider'), 'cheap');
+    assert.equal(fakes.cheap.requests.at(-1)!.body.provider, undefined, 'never sent upstream');
+  });
+
+  it('sorting never puts a `models` fallback ahead of the requested model', async () => {
+    const res = await ask('pricey/m', { models: ['cheap/m'], provider: { sort: 'price' } });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('x-switchyard-provider'), 'pricey');
+    const floor = await ask('pricey/m:floor', { models: ['cheap/m'] });
+    assert.equal(floor.headers.get('x-switchyard-provider'), 'pricey');
+  });
+
+  it('a :floor suffix inside `models` is honoured, not skipped', async () => {
+    const res = await ask('dead/m', { models: ['team/price:floor'] });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('x-switchyard-provider'), 'cheap', 'team/price sorted by price');
+  });
+
+  it(':nitro and sort: latency use the measured performance', async () => {
+    fakes.slow.setHandler((req) => ({ ...(answer('slow')(req) as object), delayMs: 150 }) as never);
+    try {
+      // team/latency lists slow first; measure both.
+      for (let i = 0; i < 4; i++) await ask('team/latency', { provider: { sort: 'latency' } });
+      assert.equal((await ask('team/latency', { provider: { sort: 'latency' } })).headers.get('x-switchyard-provider'), 'fast');
+      const nitro = await ask('team/latency:nitro');
+      assert.equal(nitro.status, 200);
+      assert.equal(nitro.headers.get('x-switchyard-provider'), 'fast');
+    } finally {
+      fakes.slow.setHandler(answer('slow'));
+    }
+  });
+
+  it('reasoning_effort accepts none and xhigh', async () => {
+    for (const effort of ['none', 'xhigh']) {
+      const res = await ask('cheap/m', { reasoning_effort: effort });
+      assert.equal(res.status, 200, effort);
+      assert.equal(fakes.cheap.requests.at(-1)!.body.reasoning_effort, effort, 'passed through to OpenAI-compatible upstreams');
+    }
+    assert.equal((await ask('cheap/m', { reasoning_effort: 'maximum' })).status, 400);
   });
 });

@@ -217,6 +217,21 @@ describe('anthropic request translation', () => {
     assert.equal('thinking' in (await bodyOf(chat({ messages: hello, reasoning_effort: 'minimal' }))), false);
   });
 
+  it('maps reasoning_effort none to no thinking and xhigh to the largest budget', async () => {
+    assert.equal('thinking' in (await bodyOf(chat({ messages: hello, reasoning_effort: 'none', temperature: 0.3 }))), false);
+    assert.equal((await bodyOf(chat({ messages: hello, reasoning_effort: 'none', temperature: 0.3 }))).temperature, 0.3);
+    const xhigh = await bodyOf(chat({ messages: hello, reasoning_effort: 'xhigh' }));
+    assert.deepEqual(xhigh.thinking, { type: 'enabled', budget_tokens: 32768 });
+    assert.ok(xhigh.max_tokens > 32768);
+  });
+
+  it('refuses n > 1 and logprobs with a 400 naming the parameter instead of dropping them', async () => {
+    expectUpstreamError(() => anthropicAdapter.toUpstreamRequest(target, chat({ messages: hello, n: 3 }), false), { status: 400, type: 'invalid_request_error', param: 'n', code: 'unsupported_parameter' });
+    expectUpstreamError(() => anthropicAdapter.toUpstreamRequest(target, chat({ messages: hello, logprobs: true, top_logprobs: 2 }), true), { status: 400, param: 'logprobs' });
+    // The defaults stay fine.
+    assert.equal((await bodyOf(chat({ messages: hello, n: 1, logprobs: false }))).model, target.model);
+  });
+
   it('passes a client-supplied thinking field through as is', async () => {
     const body = await bodyOf(chat({ messages: hello, reasoning_effort: 'high', thinking: { type: 'enabled', budget_tokens: 2048 }, max_tokens: 10000 }));
     assert.deepEqual(body.thinking, { type: 'enabled', budget_tokens: 2048 });

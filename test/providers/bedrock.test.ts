@@ -241,6 +241,23 @@ describe('bedrock request translation', () => {
       thinking: { type: 'enabled', budget_tokens: 1024 },
     });
   });
+
+  it('maps reasoning_effort none to no thinking and xhigh to the largest budget', () => {
+    const none = toConverseRequest(target(), chat({ messages: hi, reasoning_effort: 'none', temperature: 0.2 }));
+    assert.equal(none.additionalModelRequestFields, undefined);
+    assert.deepEqual(none.inferenceConfig, { temperature: 0.2 });
+    assert.deepEqual(toConverseRequest(target(), chat({ messages: hi, reasoning_effort: 'xhigh' })).additionalModelRequestFields, { thinking: { type: 'enabled', budget_tokens: 32768 } });
+  });
+
+  it('refuses n > 1 and logprobs with a 400 naming the parameter instead of dropping them', () => {
+    rejectsWith(() => toConverseRequest(target(), chat({ messages: hi, n: 2 })), (e) => {
+      assert.equal(e.status, 400);
+      assert.equal(e.type, 'invalid_request_error');
+      assert.equal(e.param, 'n');
+    });
+    rejectsWith(() => toConverseRequest(target(), chat({ messages: hi, logprobs: true })), (e) => assert.equal(e.param, 'logprobs'));
+    assert.ok(toConverseRequest(target(), chat({ messages: hi, n: 1, logprobs: false })).messages.length);
+  });
 });
 
 // ------------------------------------------------------------------------------------------------ auth

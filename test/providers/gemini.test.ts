@@ -396,6 +396,11 @@ describe('gemini request: generation config', () => {
     assert.deepEqual(bodyOf(chat({ reasoning_effort: 'low' })).generationConfig, { thinkingConfig: { thinkingBudget: 1024, includeThoughts: true } });
     assert.deepEqual(bodyOf(chat({ reasoning_effort: 'high' })).generationConfig.thinkingConfig.thinkingBudget, 24576);
   });
+
+  it('maps reasoning_effort none to thinking off and xhigh to the largest budget', () => {
+    assert.deepEqual(bodyOf(chat({ reasoning_effort: 'none' })).generationConfig, { thinkingConfig: { thinkingBudget: 0 } });
+    assert.deepEqual(bodyOf(chat({ reasoning_effort: 'xhigh' })).generationConfig, { thinkingConfig: { thinkingBudget: 24576, includeThoughts: true } });
+  });
 });
 
 // ---------------------------------------------------------------- response translation

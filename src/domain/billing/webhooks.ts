@@ -25,8 +25,9 @@ import {
   readInvoice,
   readSubscription,
   str,
-  Stripe,
+  stripeSdk,
   stripeFailure,
+  type StripeClient,
   type CheckoutSnapshot,
   type InvoiceSnapshot,
   type SubscriptionSnapshot,
@@ -82,7 +83,7 @@ export class WebhookProcessor {
     private readonly users: UserService,
     private readonly audit: AuditLog,
     private readonly plans: Plans,
-    private readonly stripe: Stripe | undefined,
+    private readonly stripe: StripeClient | undefined,
     private readonly secret: string | undefined,
     private readonly log: Logger,
     /** Seconds a signature's timestamp may be off (Stripe's default 300). */
@@ -99,9 +100,9 @@ export class WebhookProcessor {
     if (!signature) throw badRequest('Missing the Stripe-Signature header.', 'missing_signature');
     let event: unknown;
     try {
-      event = Stripe.webhooks.constructEvent(raw, signature, this.secret, this.toleranceSeconds);
+      event = stripeSdk().webhooks.constructEvent(raw, signature, this.secret, this.toleranceSeconds);
     } catch (err) {
-      if (err instanceof Stripe.errors.StripeSignatureVerificationError) throw badRequest(`Invalid Stripe signature: ${err.message.split('\n')[0]}`, 'invalid_signature');
+      if (err instanceof stripeSdk().errors.StripeSignatureVerificationError) throw badRequest(`Invalid Stripe signature: ${err.message.split('\n')[0]}`, 'invalid_signature');
       throw badRequest('The webhook body is not a valid Stripe event.', 'invalid_payload');
     }
     const e = event as Record<string, unknown>;
@@ -126,7 +127,8 @@ export class WebhookProcessor {
       return this.apply(trx, event, prepared);
     });
     if (!outcome) return { ...base, duplicate: true, handled: false, note: null };
-    for (const a of outcome.accounts) this.ledger.changed(a);
+    // Committed: a failed cache reload must not fail the webhook (the event is recorded), nor go unhandled.
+    for (const a of outcome.accounts) await this.ledger.changed(a).catch((err) => this.log.error({ err, account_id: a }, 'credit book reload after webhook failed'));
     if (outcome.users.length) this.users.invalidate(outcome.users);
     if (outcome.note && !outcome.handled) this.log.warn({ event_id: event.id, type: event.type, note: outcome.note }, 'stripe event changed nothing');
     return { ...base, duplicate: false, handled: outcome.handled, note: outcome.note };

@@ -43,6 +43,7 @@ export function periodStart(period: Budget['limits']['period'], now = new Date()
 }
 
 const acctSlot = (accountId: string) => `a:${accountId}`;
+const budgetSlot = (budget: Budget, since: Date) => `b:${budget.keyId}:${budget.limits.period}:${budget.limits.amount_usd}:${since.getTime()}`;
 
 export class CreditBook {
   private readonly accountIds = new Map<string, string>();
@@ -99,6 +100,35 @@ export class CreditBook {
     return r === 'ok';
   }
 
+  /**
+   * Reserves `maxCost` (pico) like reserve(); when the account or the key's budget cannot cover it, asks `fit`
+   * for a smaller cost within what is available (pico) and reserves that instead. `fit` returning undefined
+   * (not even a minimal request fits) keeps the 402. Only the refused path reads the available credit.
+   */
+  async reserveFitting(accountId: string, maxCost: bigint, budget: Budget | undefined, fit: (available: bigint) => bigint | undefined): Promise<Hold> {
+    try {
+      return await this.reserve(accountId, maxCost, budget);
+    } catch (err) {
+      if (!(err instanceof AppError) || err.status !== 402) throw err;
+      let available = await this.availableMicro(acctSlot(accountId));
+      if (budget) {
+        const since = periodStart(budget.limits.period);
+        const slot = budgetSlot(budget, since);
+        if ((await this.store.get(slot)) === undefined) await this.loadBudget(slot, budget, since);
+        const left = await this.availableMicro(slot);
+        if (left < available) available = left;
+      }
+      const cost = available > 0 ? fit(BigInt(available) * 1_000_000n) : undefined;
+      if (cost === undefined || cost >= maxCost) throw err;
+      return this.reserve(accountId, cost, budget);
+    }
+  }
+
+  private async availableMicro(slot: string): Promise<number> {
+    const s = await this.store.get(slot);
+    return s ? s.balance - s.pending - s.reserved : 0;
+  }
+
   /** Reserves `maxCost` (pico) on the account, and on the key's budget if it has one; 402 when either cannot cover it. */
   async reserve(accountId: string, maxCost: bigint, budget?: Budget): Promise<Hold> {
     const amount = Math.max(1, picoToMicroCeil(maxCost));
@@ -108,7 +138,7 @@ export class CreditBook {
     const hold: Hold = { accountId, reserved: amount, budgetSlot: undefined, budgetKeyId: undefined, chargeId: randomUUID(), done: false };
     if (budget) {
       const since = periodStart(budget.limits.period);
-      const slot = `b:${budget.keyId}:${budget.limits.period}:${budget.limits.amount_usd}:${since.getTime()}`;
+      const slot = budgetSlot(budget, since);
       let ok = false;
       try {
         ok = await this.reserveSlot(slot, amount, () => this.loadBudget(slot, budget, since));
@@ -151,6 +181,12 @@ export class CreditBook {
   async onWritten(accounts: { accountId: string; chargedMicro: number; balance: bigint; version: bigint }[], budgets: Map<string, number>): Promise<void> {
     for (const a of accounts) await this.store.flushed(acctSlot(a.accountId), a.chargedMicro, picoToMicroFloor(a.balance), Number(a.version));
     for (const [slot, charged] of budgets) await this.store.spent(slot, charged);
+  }
+
+  /** Credit held on an account (pico-USD): reserved by requests in flight plus charges settled but not yet written. */
+  async held(accountId: string): Promise<bigint> {
+    const snap = await this.store.get(acctSlot(accountId));
+    return snap ? BigInt(snap.reserved + snap.pending) * 1_000_000n : 0n;
   }
 
   /** Balance, reserved and pending credit of an account, USD. */

@@ -13,6 +13,7 @@ import { cursorTs, decodeCursor, encodeCursor } from '../paging.ts';
 import { diff, type AuditActor, type AuditLog } from '../audit/audit.ts';
 import type { Ledger, Owner } from './ledger.ts';
 import { picoToUsdNumber, usdToPico } from './units.ts';
+import { GRANT_CAP_FIELD, takeDailyGrantCap, type GrantLimits } from './grants.ts';
 
 export const COUPON_TYPES = ['promotional', 'referral', 'compensation', 'partnership'] as const;
 export type CouponType = (typeof COUPON_TYPES)[number];
@@ -131,13 +132,29 @@ function couponValue(usd: number, capUsd: number): bigint {
   }
 }
 
+/**
+ * The most times a coupon can ever be redeemed: `max_uses`, or for a coupon assigned to one user, its per-user
+ * limit (the smaller of the two when both apply); null: unbounded, which the grant caps cannot allow.
+ */
+export function usesBound(c: { max_uses: number | null; per_user_limit: number; assigned_user_id: string | null }): number | null {
+  const perUser = c.assigned_user_id !== null ? c.per_user_limit : null;
+  if (c.max_uses === null) return perUser;
+  return perUser === null ? c.max_uses : Math.min(c.max_uses, perUser);
+}
+
+const unbounded = () => badRequest('max_uses is required (a coupon not assigned to one user must have a bounded number of uses: its value x max_uses counts against ADMIN_DAILY_GRANT_LIMIT).', 'max_uses_required', 'max_uses');
+
 export class CouponService {
   constructor(
     private readonly db: Db,
     private readonly ledger: Ledger,
     private readonly audit: AuditLog,
-    /** The largest value one coupon may carry (the per-grant cap: a coupon is a grant by other means). */
-    private readonly maxValueUsd: number,
+    /**
+     * The grant caps: a coupon is a grant by other means. One redemption (the value) is capped like one grant
+     * (ADMIN_MAX_CREDIT_GRANT); the most the coupon can ever hand out (value x uses bound) counts against the
+     * creating admin's rolling 24-hour limit (ADMIN_DAILY_GRANT_LIMIT), and so does a later raise of max_uses.
+     */
+    private readonly limits: GrantLimits,
   ) {}
 
   private async lock(trx: Transaction<Database>, id: string): Promise<CouponRow> {
@@ -155,19 +172,23 @@ export class CouponService {
   async create(input: CouponCreate, actor: AuditActor, meta: Meta): Promise<CouponView> {
     const code = input.code.trim().toUpperCase();
     if (!COUPON_CODE_RE.test(code)) throw badRequest('code must be 3-64 letters, digits, "-" or "_".', 'invalid_code', 'code');
-    const value = couponValue(input.value_usd, this.maxValueUsd);
+    const value = couponValue(input.value_usd, this.limits.maxGrantUsd);
     const now = new Date();
     const from = input.valid_from ? new Date(input.valid_from) : null;
     const until = input.valid_until ? new Date(input.valid_until) : null;
     if (from && until && from >= until) throw badRequest('valid_from must be before valid_until.', 'invalid_range', 'valid_from');
     if (until && until <= now) throw badRequest('valid_until must be in the future.', 'invalid_range', 'valid_until');
     const assigned = input.assigned_user_id ?? null;
+    const bound = usesBound({ max_uses: input.max_uses ?? null, per_user_limit: input.per_user_limit ?? 1, assigned_user_id: assigned });
+    if (bound === null) throw unbounded();
+    const committed = value * BigInt(bound);
     try {
       const row = await this.db.transaction().execute(async (trx) => {
         if (assigned) {
           const u = await trx.selectFrom('users').select('status').where('id', '=', assigned).executeTakeFirst();
           if (!u || u.status === 'deleted') throw notFound(`No user "${assigned}".`, 'user_not_found', 'assigned_user_id');
         }
+        await takeDailyGrantCap(trx, actor.id ?? 'unknown', committed, this.limits);
         const created = await trx
           .insertInto('coupons')
           .values({
@@ -186,7 +207,7 @@ export class CouponService {
           .returningAll()
           .executeTakeFirstOrThrow();
         const view = couponView(created, now);
-        await this.audit.record({ actor, action: 'admin.coupon_create', targetType: 'coupon', targetId: created.id, changes: { ...view, created_at: undefined, updated_at: undefined }, ...meta }, trx);
+        await this.audit.record({ actor, action: 'admin.coupon_create', targetType: 'coupon', targetId: created.id, changes: { ...view, created_at: undefined, updated_at: undefined, [GRANT_CAP_FIELD]: committed.toString() }, ...meta }, trx);
         return created;
       });
       return couponView(row);
@@ -214,13 +235,26 @@ export class CouponService {
         if (until && before.valid_from && until <= new Date(before.valid_from)) throw badRequest('valid_until must be after valid_from.', 'invalid_range', 'valid_until');
         set.valid_until = until;
       }
+      // More uses can hand out more credit: the increase counts against this admin's daily grant cap.
+      let committed = 0n;
+      if (set.max_uses !== undefined) {
+        const was = usesBound(before);
+        const now = usesBound({ ...before, max_uses: set.max_uses });
+        if (now === null) throw unbounded();
+        if (was !== null && now > was) {
+          committed = BigInt(before.value) * BigInt(now - was);
+          await takeDailyGrantCap(trx, actor.id ?? 'unknown', committed, this.limits);
+        }
+      }
       const after = await trx
         .updateTable('coupons')
         .set({ ...set, updated_at: new Date() })
         .where('id', '=', id)
         .returningAll()
         .executeTakeFirstOrThrow();
-      await this.audit.record({ actor, action: 'admin.coupon_update', targetType: 'coupon', targetId: id, changes: diff(couponView(before), couponView(after)), ...meta }, trx);
+      const changes: Record<string, unknown> = diff(couponView(before), couponView(after));
+      if (committed > 0n) changes[GRANT_CAP_FIELD] = committed.toString();
+      await this.audit.record({ actor, action: 'admin.coupon_update', targetType: 'coupon', targetId: id, changes, ...meta }, trx);
       return after;
     });
     return couponView(row);

@@ -11,6 +11,7 @@ import { newId } from '../ids.ts';
 import type { CacheBus } from '../cache-bus.ts';
 import type { AuditActor } from '../audit/audit.ts';
 import { picoToUsdNumber } from './units.ts';
+import { unnestInsert, type UnnestColumn } from '../../store/unnest.ts';
 
 export type Executor = Db | Transaction<Database>;
 export type OwnerType = 'user' | 'org';
@@ -60,6 +61,22 @@ export interface AppliedCharges {
   balance: bigint;
   version: bigint;
 }
+
+/** The columns a charge batch writes, in the order writeCharges fills them. */
+const CHARGE_COLUMNS: UnnestColumn[] = [
+  ['account_id', 'text'],
+  ['kind', 'text'],
+  ['amount', 'numeric'],
+  ['balance_after', 'numeric'],
+  ['reference_type', 'text'],
+  ['reference_id', 'text'],
+  ['api_key_id', 'text'],
+  ['model', 'text'],
+  ['actor_type', 'text'],
+  ['actor_id', 'text'],
+  ['metadata', 'jsonb'],
+];
+const insertCharges = unnestInsert('credit_transactions', CHARGE_COLUMNS);
 
 export const insufficientBalance = (message = 'This would take the balance below zero.') => new AppError(409, 'conflict_error', message, 'balance_would_be_negative');
 
@@ -113,6 +130,12 @@ export class Ledger {
     return accountFromRow(await db.selectFrom('credit_accounts').selectAll().where('owner_type', '=', owner.type).where('owner_id', '=', owner.id).executeTakeFirstOrThrow());
   }
 
+  /** The owner's account if it exists; never creates one (reads must not write). */
+  async findAccount(owner: Owner, db: Executor = this.db): Promise<Account | undefined> {
+    const row = await db.selectFrom('credit_accounts').selectAll().where('owner_type', '=', owner.type).where('owner_id', '=', owner.id).executeTakeFirst();
+    return row ? accountFromRow(row) : undefined;
+  }
+
   async accountById(id: string, db: Executor = this.db): Promise<Account | undefined> {
     const row = await db.selectFrom('credit_accounts').selectAll().where('id', '=', id).executeTakeFirst();
     return row ? accountFromRow(row) : undefined;
@@ -120,13 +143,17 @@ export class Ledger {
 
   /**
    * Appends one entry and moves the balance, inside the caller's transaction, under the account's row lock.
-   * Refuses to go below zero unless `allowNegative`.
+   * Refuses to go below zero unless `allowNegative`; a debit also refuses to go below `floor` (pico-USD, e.g.
+   * what in-flight requests hold).
    */
-  async post(trx: Transaction<Database>, accountId: string, e: Entry, allowNegative = false): Promise<Selectable<CreditTransactionsTable>> {
+  async post(trx: Transaction<Database>, accountId: string, e: Entry, allowNegative = false, floor = 0n): Promise<Selectable<CreditTransactionsTable>> {
     const acct = await trx.selectFrom('credit_accounts').select(['balance', 'version']).where('id', '=', accountId).forUpdate().executeTakeFirst();
     if (!acct) throw notFound(`No credit account "${accountId}".`, 'account_not_found');
     const after = BigInt(acct.balance) + e.amount;
     if (after < 0n && !allowNegative) throw insufficientBalance();
+    if (e.amount < 0n && floor > 0n && after < floor) {
+      throw insufficientBalance(`This would take the balance below the ${picoToUsdNumber(floor)} USD held by requests in flight and charges not yet written.`);
+    }
     await trx.updateTable('credit_accounts').set({ balance: after.toString(), version: sql`version + 1`, updated_at: new Date() }).where('id', '=', accountId).execute();
     return trx
       .insertInto('credit_transactions')
@@ -171,9 +198,16 @@ export class Ledger {
 
   /**
    * Refunds (part of) a charge. The charge row is locked, so concurrent refunds of one charge are serialized
-   * and their total can never exceed what was charged.
+   * and their total can never exceed what was charged. `inTransaction` runs inside the refund's transaction
+   * (the audit entry), so the refund and its record commit or roll back together.
    */
-  async refund(transactionId: string, amount: bigint | undefined, reason: string, actor: AuditActor): Promise<TransactionView> {
+  async refund(
+    transactionId: string,
+    amount: bigint | undefined,
+    reason: string,
+    actor: AuditActor,
+    inTransaction?: (trx: Transaction<Database>, refund: Selectable<CreditTransactionsTable>) => Promise<void>,
+  ): Promise<TransactionView> {
     if (!/^\d{1,18}$/.test(transactionId)) throw notFound(`No transaction "${transactionId}".`, 'transaction_not_found', 'transaction_id');
     const row = await this.db.transaction().execute(async (trx) => {
       const charge = await trx.selectFrom('credit_transactions').selectAll().where('id', '=', transactionId as never).forUpdate().executeTakeFirst();
@@ -188,7 +222,9 @@ export class Ledger {
       const value = amount ?? remaining;
       if (value <= 0n) throw badRequest('Nothing left to refund on this charge.', 'refund_exceeds_charge', 'amount_usd');
       if (value > remaining) throw badRequest(`A refund of this charge can be at most ${picoToUsdNumber(remaining)} USD.`, 'refund_exceeds_charge', 'amount_usd');
-      return this.post(trx, charge.account_id, { kind: 'refund', amount: value, reason, actor, refundOf: transactionId, referenceType: 'transaction', referenceId: transactionId });
+      const posted = await this.post(trx, charge.account_id, { kind: 'refund', amount: value, reason, actor, refundOf: transactionId, referenceType: 'transaction', referenceId: transactionId });
+      await inTransaction?.(trx, posted);
+      return posted;
     });
     await this.changed(row.account_id);
     return transactionView(row);
@@ -204,16 +240,19 @@ export class Ledger {
     if (!charges.length) return [];
     return this.db.transaction().execute(async (trx) => {
       const ids = [...new Set(charges.map((c) => c.accountId))].sort();
-      const accounts = await trx.selectFrom('credit_accounts').select(['id', 'balance', 'version']).where('id', 'in', ids).orderBy('id').forUpdate().execute();
+      // Array parameters (`= any($1)`), not one parameter per id: this runs for every batch of up to 500 charges.
+      const accounts = await trx.selectFrom('credit_accounts').select(['id', 'balance', 'version']).where(sql<boolean>`id = any(${ids}::text[])`).orderBy('id').forUpdate().execute();
       const state = new Map(accounts.map((a) => [a.id, { balance: BigInt(a.balance), version: BigInt(a.version), applied: 0n }]));
       const existing = await trx
         .selectFrom('credit_transactions')
         .select(['account_id', 'reference_id'])
         .where('kind', '=', 'charge')
-        .where('reference_id', 'in', [...new Set(charges.map((c) => c.chargeId))])
+        .where(sql<boolean>`reference_id = any(${[...new Set(charges.map((c) => c.chargeId))]}::text[])`)
         .execute();
       const seen = new Set(existing.map((e) => `${e.account_id}|${e.reference_id}`));
-      const rows = [];
+      // Column-major arrays for one `insert ... select from unnest(...)`, in the batch's order.
+      const cols: (string | null)[][] = CHARGE_COLUMNS.map(() => []);
+      const [account, kind, amount, balanceAfter, refType, refId, apiKey, model, actorType, actorId, metadata] = cols;
       for (const c of charges) {
         const s = state.get(c.accountId);
         const key = `${c.accountId}|${c.chargeId}`;
@@ -221,21 +260,19 @@ export class Ledger {
         seen.add(key);
         s.balance -= c.amount;
         s.applied += c.amount;
-        rows.push({
-          account_id: c.accountId,
-          kind: 'charge' as const,
-          amount: (-c.amount).toString(),
-          balance_after: s.balance.toString(),
-          reference_type: 'request',
-          reference_id: c.chargeId,
-          api_key_id: c.apiKeyId,
-          model: c.model,
-          actor_type: 'system',
-          actor_id: null,
-          metadata: JSON.stringify({ request_id: c.requestId }),
-        });
+        account.push(c.accountId);
+        kind.push('charge');
+        amount.push((-c.amount).toString());
+        balanceAfter.push(s.balance.toString());
+        refType.push('request');
+        refId.push(c.chargeId);
+        apiKey.push(c.apiKeyId);
+        model.push(c.model);
+        actorType.push('system');
+        actorId.push(null);
+        metadata.push(JSON.stringify({ request_id: c.requestId }));
       }
-      for (let i = 0; i < rows.length; i += 500) await trx.insertInto('credit_transactions').values(rows.slice(i, i + 500)).execute();
+      await insertCharges(trx, cols);
       const out: AppliedCharges[] = [];
       for (const [id, s] of state) {
         if (s.applied === 0n) {

@@ -43,7 +43,7 @@ const AvailableSchema = z.object({
 
 export const couponRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, { services }) => {
   const { orgs, database, ledger, audit, config } = services;
-  const coupons = new CouponService(database.db, ledger, audit, config.credits.maxGrantUsd);
+  const coupons = new CouponService(database.db, ledger, audit, config.credits);
   app.addHook('onRequest', requireSession(services.auth));
 
   app.post('/redeem', {

@@ -163,6 +163,9 @@ export const creditRoutes: FastifyPluginAsyncZod<{ services: Services }> = async
       const from = request.query.from ? new Date(request.query.from) : new Date(to.getTime() - 30 * 86_400_000);
       if (from >= to) throw badRequest('from must be before to.', 'invalid_range', 'from');
       if (to.getTime() - from.getTime() > 366 * 86_400_000) throw badRequest('The range can span at most 366 days.', 'range_too_long', 'from');
+      // Raw rows, not the rollups: those are kept per key and user without the model, and per model without the
+      // owner, so "one owner's usage per model and day" (or any org's) is not in them. Bounded by the range (at
+      // most 366 days) and read through (user_id, created_at) or (org_id, created_at).
       let q = database.db.selectFrom('request_logs').where('created_at', '>=', from).where('created_at', '<', to);
       q = o.type === 'user' ? q.where('user_id', '=', o.id) : q.where('org_id', '=', o.id);
       const rows = await q

@@ -3,7 +3,9 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Services } from '../../app.ts';
 import { pricingToJson } from '../../domain/pricing.ts';
 import type { CatalogModel } from '../../domain/catalog/catalog.ts';
-import { notFound } from '../../errors.ts';
+import { AppError, notFound } from '../../errors.ts';
+import { CODE_MODES, modelIdOf } from '../../gateway/routers/index.ts';
+import type { ModelKind } from '../../gateway/router.ts';
 
 interface ModelObject {
   id: string;
@@ -17,6 +19,8 @@ interface ModelObject {
   /** USD per million tokens. */
   pricing: ReturnType<typeof pricingToJson> | null;
   capabilities: Record<string, boolean>;
+  /** Router ids and aliases: what they are. */
+  description?: string;
 }
 
 function fromCatalog(m: CatalogModel): ModelObject {
@@ -34,7 +38,33 @@ function fromCatalog(m: CatalogModel): ModelObject {
   };
 }
 
-/** The models this instance can serve right now: enabled catalog entries of enabled providers, and config routes. */
+const ROUTER_NAMES: Record<string, string> = { balanced: 'Code router', price: 'Code router (price)', quality: 'Code router (quality)', agentic: 'Code router (agentic)', auto: 'Auto router' };
+const ROUTER_DESCRIPTIONS: Record<string, string> = {
+  balanced: 'Code router: picks a model per request from the task (balanced quality and price)',
+  price: 'Code router: picks a model per request from the task, leaning cheap',
+  quality: 'Code router: picks a model per request from the task, one tier up',
+  agentic: 'Code router: picks a tool-capable model per request from the task',
+  auto: 'General router: a cheap model for simple prompts, a strong one for hard or code prompts',
+};
+
+const switchyardModel = (id: string, created: number, kind: string, extra: Partial<ModelObject> = {}): ModelObject => ({
+  id,
+  object: 'model',
+  created,
+  owned_by: 'switchyard',
+  name: id,
+  provider: 'switchyard',
+  kind,
+  context_length: null,
+  pricing: null,
+  capabilities: {},
+  ...extra,
+});
+
+/**
+ * The models this instance can serve right now: enabled catalog entries of enabled providers, config routes,
+ * the router ids (`router:code[:mode]`, `router:auto`) and config aliases that resolve to something servable.
+ */
 function buildList(services: Services): { list: ModelObject[]; byId: Map<string, ModelObject> } {
   const list: ModelObject[] = [];
   for (const m of services.catalog.list()) {
@@ -55,7 +85,32 @@ function buildList(services: Services): { list: ModelObject[]; byId: Map<string,
       capabilities: {},
     });
   }
-  return { list, byId: new Map(list.map((m) => [m.id, m])) };
+  for (const mode of [...CODE_MODES, 'auto' as const]) {
+    list.push(switchyardModel(modelIdOf(mode), created, 'chat', { name: ROUTER_NAMES[mode], description: ROUTER_DESCRIPTIONS[mode] }));
+  }
+  const byId = new Map(list.map((m) => [m.id, m]));
+  // Aliases, priced like what they resolve to; one that resolves to nothing servable is left out.
+  for (const alias of Object.keys(services.config.aliases)) {
+    if (byId.has(alias)) continue;
+    const resolved = resolveAlias(services, alias);
+    if (!resolved) continue;
+    const m = switchyardModel(alias, created, resolved.kind, { pricing: pricingToJson(resolved.pricing), description: `Alias of ${services.config.aliases[alias]}` });
+    list.push(m);
+    byId.set(alias, m);
+  }
+  return { list, byId };
+}
+
+function resolveAlias(services: Services, alias: string) {
+  for (const kind of ['chat', 'embedding'] as ModelKind[]) {
+    try {
+      const [first] = services.gateway.router.plan(alias, kind).candidates;
+      if (first) return { kind, pricing: first.pricing };
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+    }
+  }
+  return undefined;
 }
 
 export const modelsRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, { services }) => {

@@ -24,8 +24,11 @@ type Json = Record<string, unknown>;
 
 export const DEFAULT_MAX_TOKENS = 4096;
 
-/** Thinking budgets for OpenAI's `reasoning_effort` (Anthropic's minimum budget is 1024). */
-export const THINKING_BUDGETS: Record<string, number> = { low: 1024, medium: 4096, high: 16384 };
+/**
+ * Thinking budgets for OpenAI's `reasoning_effort` (Anthropic's minimum budget is 1024). `none` and `minimal`
+ * mean no thinking; `xhigh` gets the largest budget.
+ */
+export const THINKING_BUDGETS: Record<string, number> = { low: 1024, medium: 4096, high: 16384, xhigh: 32768 };
 
 const JSON_OBJECT_INSTRUCTION = 'Respond with a single valid JSON object only, with no text before or after it.';
 
@@ -220,6 +223,20 @@ function thinkingConfig(req: ChatRequest): ThinkingConfig | undefined {
   return budget ? { type: 'enabled', budget_tokens: budget } : undefined;
 }
 
+/**
+ * Claude's max_tokens must exceed the thinking budget. OpenAI's limit counts reasoning too, so a limit at or
+ * below the budget is kept as answer room on top of it. Shared with the Bedrock adapter.
+ */
+export function withThinkingBudget(maxTokens: number, budget: number | undefined): number {
+  return budget !== undefined && maxTokens <= budget ? maxTokens + budget : maxTokens;
+}
+
+/** The `max_tokens` sent to Anthropic (see providers/max-tokens.ts, which admission uses to reserve credit). */
+export function messagesMaxTokens(req: ChatRequest, thinking: ThinkingConfig | undefined = thinkingConfig(req)): number {
+  const maxTokens = req.max_completion_tokens ?? req.max_tokens ?? DEFAULT_MAX_TOKENS;
+  return withThinkingBudget(maxTokens, thinking?.type === 'enabled' && typeof thinking.budget_tokens === 'number' ? thinking.budget_tokens : undefined);
+}
+
 interface ToolsResult {
   tools?: ToolSpec[];
   tool_choice?: ToolChoice;
@@ -256,11 +273,7 @@ export function toMessagesBody(req: ChatRequest, model: string, stream: boolean)
   const { system, messages } = convertMessages(req.messages);
   const thinking = thinkingConfig(req);
   const thinkingOn = !!thinking && thinking.type !== 'disabled';
-  let maxTokens = req.max_completion_tokens ?? req.max_tokens ?? DEFAULT_MAX_TOKENS;
-  // max_tokens must exceed the thinking budget; OpenAI's limit counts reasoning too, so keep it as answer room.
-  if (thinking?.type === 'enabled' && typeof thinking.budget_tokens === 'number' && maxTokens <= thinking.budget_tokens) maxTokens += thinking.budget_tokens;
-
-  const body: MessagesRequest = { model, max_tokens: maxTokens, messages };
+  const body: MessagesRequest = { model, max_tokens: messagesMaxTokens(req, thinking), messages };
   const { tools, tool_choice, instruction } = toolsAndChoice(req, thinkingOn);
   if (req.response_format?.type === 'json_object') system.push({ type: 'text', text: JSON_OBJECT_INSTRUCTION });
   if (instruction) system.push({ type: 'text', text: instruction });
@@ -290,7 +303,15 @@ function endpoint(baseUrl: string): string {
   return base.endsWith('/v1') ? `${base}/messages` : `${base}/v1/messages`;
 }
 
+/** OpenAI parameters Anthropic cannot honour: a clear 400 naming the parameter instead of silently dropping it. */
+export function assertSupported(req: ChatRequest): void {
+  const refuse = (message: string, param: string) => new UpstreamError(400, 'invalid_request_error', message, 'unsupported_parameter', false, undefined, undefined, param);
+  if (req.n != null && req.n > 1) throw refuse('n > 1 (several choices) is not supported by Anthropic; send n: 1 or separate requests.', 'n');
+  if (req.logprobs === true) throw refuse('logprobs is not supported by Anthropic.', 'logprobs');
+}
+
 export function toUpstreamRequest(target: UpstreamTarget, req: ChatRequest, stream: boolean): UpstreamRequest {
+  assertSupported(req);
   const p = target.provider;
   const headers: Record<string, string> = { 'content-type': 'application/json', 'anthropic-version': ANTHROPIC_VERSION };
   if (p.apiKey) headers['x-api-key'] = p.apiKey;

@@ -4,12 +4,13 @@
  */
 import type { ChatMessage, ChatRequest, UpstreamTarget } from '../types.ts';
 import { UpstreamError } from '../errors.ts';
+import { withThinkingBudget } from '../anthropic/request.ts';
 import type { ContentBlock, ConverseMessage, ConverseRequest, ImageBlock, ImageFormat, ToolChoice, ToolResultBlock, ToolSpec } from './wire.ts';
 
 type Json = Record<string, any>;
 
-/** Same budgets as the Anthropic adapter, so Claude behaves alike on either route; `minimal` means no thinking. */
-export const THINKING_BUDGETS: Record<string, number> = { low: 1024, medium: 4096, high: 16384 };
+/** Same budgets as the Anthropic adapter, so Claude behaves alike on either route; `none` and `minimal` mean no thinking. */
+export const THINKING_BUDGETS: Record<string, number> = { low: 1024, medium: 4096, high: 16384, xhigh: 32768 };
 
 const JSON_OBJECT_INSTRUCTION = 'Respond with a single valid JSON object only, with no text before or after it.';
 
@@ -238,8 +239,23 @@ function inToolLoop(messages: ConverseMessage[]): boolean {
   return false;
 }
 
+/**
+ * The `maxTokens` sent to Converse (undefined: none, the model's limit applies). OpenAI's limit counts
+ * reasoning too, but Claude needs max_tokens above the budget: it is kept as answer room. Without `thinking`
+ * given (admission, see providers/max-tokens.ts), thinking is assumed on whenever it could be: an upper bound.
+ */
+export function converseMaxTokens(model: string, req: ChatRequest, thinking?: boolean): number | undefined {
+  const maxTokens = req.max_completion_tokens ?? req.max_tokens ?? undefined;
+  if (maxTokens === undefined) return undefined;
+  const budget = req.reasoning_effort ? THINKING_BUDGETS[req.reasoning_effort] : undefined;
+  return withThinkingBudget(maxTokens, (thinking ?? isAnthropicModel(model)) ? budget : undefined);
+}
+
 /** Builds the Converse body (identical for `/converse` and `/converse-stream`). */
 export function toConverseRequest(target: UpstreamTarget, req: ChatRequest): ConverseRequest {
+  // Converse returns one choice and no token logprobs: refuse rather than silently drop them.
+  if (req.n != null && req.n > 1) throw invalid('n > 1 (several choices) is not supported by Bedrock Converse; send n: 1 or separate requests.', 'unsupported_parameter', 'n');
+  if (req.logprobs === true) throw invalid('logprobs is not supported by Bedrock Converse.', 'unsupported_parameter', 'logprobs');
   const { system, messages } = toConverseMessages(req);
   const schemaTool = schemaToolOf(req);
   if (req.response_format?.type === 'json_object') system.push({ text: JSON_OBJECT_INSTRUCTION });
@@ -254,9 +270,7 @@ export function toConverseRequest(target: UpstreamTarget, req: ChatRequest): Con
   const thinking = budget !== undefined && !forcedTool && isAnthropicModel(target.model) && !inToolLoop(messages);
 
   const inference: NonNullable<ConverseRequest['inferenceConfig']> = {};
-  let maxTokens = req.max_completion_tokens ?? req.max_tokens ?? undefined;
-  // OpenAI's limit counts reasoning too, but Claude needs max_tokens above the budget: keep it as answer room.
-  if (thinking && maxTokens !== undefined && maxTokens <= budget) maxTokens += budget;
+  const maxTokens = converseMaxTokens(target.model, req, thinking);
   if (maxTokens !== undefined) inference.maxTokens = maxTokens;
   if (!thinking) {
     // Converse accepts 0..1; OpenAI allows temperature up to 2.

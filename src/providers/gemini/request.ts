@@ -187,8 +187,11 @@ function toToolConfig(choice: ChatRequest['tool_choice']): GenerateContentReques
 
 // ---------------------------------------------------------------- generation config
 
-/** Thinking budgets per effort, as Google maps them on its OpenAI-compatible endpoint; `minimal` is the smallest budget every 2.5 model accepts. */
-const THINKING_BUDGET: Record<string, number> = { minimal: 512, low: 1024, medium: 8192, high: 24576 };
+/**
+ * Thinking budgets per effort, as Google maps them on its OpenAI-compatible endpoint; `minimal` is the smallest
+ * budget every 2.5 model accepts, `xhigh` the largest (Flash's cap), `none` turns thinking off (budget 0).
+ */
+const THINKING_BUDGET: Record<string, number> = { minimal: 512, low: 1024, medium: 8192, high: 24576, xhigh: 24576 };
 
 function generationConfig(req: ChatRequest): Record<string, unknown> | undefined {
   const g: Record<string, unknown> = {};
@@ -209,9 +212,8 @@ function generationConfig(req: ChatRequest): Record<string, unknown> | undefined
     if (req.top_logprobs) g.logprobs = req.top_logprobs;
   }
   Object.assign(g, responseFormat(req.response_format));
-  if (req.reasoning_effort) {
-    g.thinkingConfig = { thinkingBudget: THINKING_BUDGET[req.reasoning_effort], includeThoughts: true };
-  }
+  if (req.reasoning_effort === 'none') g.thinkingConfig = { thinkingBudget: 0 };
+  else if (req.reasoning_effort) g.thinkingConfig = { thinkingBudget: THINKING_BUDGET[req.reasoning_effort], includeThoughts: true };
   return Object.keys(g).length ? g : undefined;
 }
 

@@ -5,6 +5,7 @@ import * as m002 from './002_identity.ts';
 import * as m003 from './003_observability.ts';
 import * as m004 from './004_money.ts';
 import * as m005 from './005_billing.ts';
+import * as m006 from './006_request_log_scale.ts';
 
 export const migrations: Record<string, Migration> = {
   '001_initial': m001,
@@ -12,4 +13,5 @@ export const migrations: Record<string, Migration> = {
   '003_observability': m003,
   '004_money': m004,
   '005_billing': m005,
+  '006_request_log_scale': m006,
 };

@@ -17,7 +17,7 @@ export const CouponViewSchema = z.object({
   type: z.enum(COUPON_TYPES),
   value_usd: z.number(),
   value_pico: z.string().describe('Exact value in pico-USD (1e-12 USD)'),
-  max_uses: z.number().nullable().describe('Uses across all users; null: unlimited'),
+  max_uses: z.number().nullable().describe('Uses across all users; null: unlimited (assigned coupons, and coupons created before uses were capped)'),
   per_user_limit: z.number(),
   uses: z.number(),
   remaining_uses: z.number().nullable(),
@@ -43,7 +43,14 @@ const CreateSchema = z
       .describe('Case-insensitive; stored upper-cased'),
     value_usd: z.number().positive().max(1_000_000_000).describe('At most 6 decimals; at most ADMIN_MAX_CREDIT_GRANT'),
     type: z.enum(COUPON_TYPES),
-    max_uses: z.number().int().positive().max(1_000_000_000).nullable().optional().describe('Across all users; omitted or null: unlimited'),
+    max_uses: z
+      .number()
+      .int()
+      .positive()
+      .max(1_000_000_000)
+      .nullable()
+      .optional()
+      .describe('Across all users; required unless assigned_user_id is set (then per_user_limit bounds it). value_usd x uses counts against ADMIN_DAILY_GRANT_LIMIT'),
     per_user_limit: z.number().int().positive().max(1_000_000).default(1),
     valid_from: DateTime.nullable().optional(),
     valid_until: DateTime.nullable().optional().describe('Must be in the future and after valid_from'),
@@ -55,7 +62,7 @@ const CreateSchema = z
 const UpdateSchema = z
   .object({
     description: z.string().trim().max(500).nullable().optional(),
-    max_uses: z.number().int().positive().max(1_000_000_000).nullable().optional().describe('Not below the uses already made; null: unlimited'),
+    max_uses: z.number().int().positive().max(1_000_000_000).nullable().optional().describe('Not below the uses already made; a raise counts value_usd x the extra uses against ADMIN_DAILY_GRANT_LIMIT; null only for an assigned coupon'),
     valid_until: DateTime.nullable().optional().describe('After valid_from; a past time ends the coupon now; null: no end'),
     active: z.boolean().optional(),
   })
@@ -77,7 +84,7 @@ const CountsByStatus = z.object(Object.fromEntries(COUPON_STATUSES.map((t) => [t
 
 export const adminCouponRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, { services }) => {
   const { database, ledger, audit, config } = services;
-  const coupons = new CouponService(database.db, ledger, audit, config.credits.maxGrantUsd);
+  const coupons = new CouponService(database.db, ledger, audit, config.credits);
   const meta = (request: FastifyRequest) => ({ ip: request.ip, requestId: String(request.id) });
 
   app.post('/coupons', {

@@ -21,8 +21,8 @@ const ownerOf = (b: { user_id?: string; org_id?: string }): Owner => (b.user_id 
 const OWNER_MSG = { message: 'give exactly one of user_id or org_id', path: ['user_id'] };
 
 export const adminCreditRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, { services }) => {
-  const { ledger, credits, audit, database, config } = services;
-  const admin = new CreditAdmin(database.db, ledger, audit, config.credits);
+  const { ledger, credits, charges, audit, database, config } = services;
+  const admin = new CreditAdmin(database.db, ledger, audit, config.credits, { flush: () => charges.flush(), held: (id) => credits.held(id) });
   const meta = (request: FastifyRequest) => ({ ip: request.ip, requestId: String(request.id) });
 
   app.post('/credits/add', {
@@ -86,7 +86,7 @@ export const adminCreditRoutes: FastifyPluginAsyncZod<{ services: Services }> = 
     schema: {
       tags,
       security,
-      summary: 'A signed correction (never below zero)',
+      summary: 'A signed correction: positive ones count against the grant caps; negative ones never go below zero or below what in-flight requests hold',
       body: OwnerRef.extend({ amount_usd: z.number().min(-1_000_000_000).max(1_000_000_000), reason: Reason }).strict().refine(oneOwner, OWNER_MSG),
       response: { 201: TransactionViewSchema },
     },
@@ -108,18 +108,22 @@ export const adminCreditRoutes: FastifyPluginAsyncZod<{ services: Services }> = 
     handler: async (request, reply) => {
       const b = request.body;
       const actor = actorOf(request.principal);
-      const tx = await ledger.refund(b.transaction_id, b.amount_usd === undefined ? undefined : usdToPico(b.amount_usd), b.reason, actor);
-      await audit.record({ actor, action: 'admin.credit_refund', targetType: 'transaction', targetId: b.transaction_id, changes: { amount_usd: tx.amount_usd, reason: b.reason, refund_id: tx.id }, ...meta(request) });
+      const tx = await ledger.refund(b.transaction_id, b.amount_usd === undefined ? undefined : usdToPico(b.amount_usd), b.reason, actor, (trx, row) =>
+        audit.record({ actor, action: 'admin.credit_refund', targetType: 'transaction', targetId: b.transaction_id, changes: { amount_usd: picoToUsdNumber(row.amount), reason: b.reason, refund_id: String(row.id) }, ...meta(request) }, trx),
+      );
       return reply.code(201).send(tx);
     },
   });
 
   const AccountFilter = OwnerRef.extend({ account_id: z.string().min(1).max(64).optional() });
+  /** Reads never write: an unknown user or org is a 404; one without a credit account has no entries. */
   async function accountsFor(q: { user_id?: string; org_id?: string; account_id?: string }): Promise<string[] | 'all'> {
     if (q.account_id) return [q.account_id];
-    if (q.user_id) return [(await ledger.account({ type: 'user', id: q.user_id })).id];
-    if (q.org_id) return [(await ledger.account({ type: 'org', id: q.org_id })).id];
-    return 'all';
+    const owner: Owner | undefined = q.user_id ? { type: 'user', id: q.user_id } : q.org_id ? { type: 'org', id: q.org_id } : undefined;
+    if (!owner) return 'all';
+    await admin.assertOwner(owner, database.db, { includeDeleted: true });
+    const acct = await ledger.findAccount(owner);
+    return acct ? [acct.id] : [];
   }
 
   app.get('/credits/transactions', {

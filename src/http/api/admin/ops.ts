@@ -4,7 +4,9 @@
  */
 import { z } from 'zod';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { FastifyRequest } from 'fastify';
 import type { Services } from '../../../app.ts';
+import { actorOf } from '../../../domain/audit/audit.ts';
 import { pricingToJson } from '../../../domain/pricing.ts';
 import { badRequest } from '../../../errors.ts';
 
@@ -26,6 +28,8 @@ const CatalogStatus = z.object({
 
 export const adminOpsRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, { services }) => {
   const obs = services.observability;
+  const record = (request: FastifyRequest, action: string, targetType: string, changes?: Record<string, unknown>) =>
+    services.audit.record({ actor: actorOf(request.principal), action, targetType, changes, ip: request.ip, requestId: String(request.id) });
 
   const catalogStatus = () => {
     const models = services.catalog.list();
@@ -53,8 +57,9 @@ export const adminOpsRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
 
   app.post('/catalog/refresh', {
     schema: { tags, summary: 'Reload the catalog from the database (e.g. after another instance or a script changed it)', security, response: { 200: CatalogStatus } },
-    handler: async () => {
+    handler: async (request) => {
       await obs.caches.get('catalog')!.clear();
+      await record(request, 'admin.catalog_refresh', 'catalog', { models: services.catalog.list().length });
       return catalogStatus();
     },
   });
@@ -79,6 +84,7 @@ export const adminOpsRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
       const unknown = names.filter((n) => !obs.caches.get(n));
       if (unknown.length) throw badRequest(`Unknown cache(s): ${unknown.join(', ')}. Known: ${obs.caches.list().map((c) => c.name).join(', ')}.`, 'unknown_cache', 'names');
       for (const n of names) await obs.caches.get(n)!.clear();
+      await record(request, 'admin.caches_clear', 'cache', { names });
       return { cleared: names, data: cacheViews() };
     },
   });
@@ -181,6 +187,10 @@ export const adminOpsRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
       security,
       response: { 200: z.object({ retention_days: z.number(), request_logs: z.number(), analytics_events: z.number(), rollups: z.number() }) },
     },
-    handler: async () => ({ retention_days: services.config.requestLog.retentionDays, ...(await obs.retention.run()) }),
+    handler: async (request) => {
+      const deleted = await obs.retention.run();
+      await record(request, 'admin.request_logs_prune', 'request_logs', { retention_days: services.config.requestLog.retentionDays, ...deleted });
+      return { retention_days: services.config.requestLog.retentionDays, ...deleted };
+    },
   });
 };
