@@ -28,11 +28,19 @@ const chat = (key: string, s = server, content = 'hi') =>
     body: JSON.stringify({ model: 'mock/echo', messages: [{ role: 'user', content }] }),
   });
 
+/** `x-ratelimit-reset-*` values (`250ms`, `12.5s`, `1m3s`) in seconds. */
+function parseReset(v: string): number {
+  const m = /^(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?(?:(\d+)ms)?$/.exec(v);
+  assert.ok(m && v, `reset header ${v}`);
+  return Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0) + Number(m[3] ?? 0) / 1000;
+}
+
 describe('requests per minute', () => {
   it('the free plan allows 20 per minute, reports it on every response, then answers 429 with Retry-After', async () => {
     const u = await newUser();
     const k = await newKey(u.token);
     const remaining: number[] = [];
+    const windowOpened = Date.now();
     for (let i = 0; i < 20; i++) {
       const r = await chat(k.key);
       assert.equal(r.status, 200);
@@ -43,8 +51,13 @@ describe('requests per minute', () => {
     assert.deepEqual(remaining, Array.from({ length: 20 }, (_, i) => 19 - i));
     const refused = await chat(k.key);
     assert.equal(refused.status, 429);
+    // Exact: the window opened with the first request and lasts 60 s; Retry-After is the rest of it, rounded
+    // up to a whole second, and agrees with the reset header on the same answer.
+    const elapsedS = (Date.now() - windowOpened) / 1000;
     const retry = Number(refused.headers.get('retry-after'));
-    assert.ok(retry >= 1 && retry <= 60, `Retry-After ${retry}`);
+    const resetS = parseReset(refused.headers.get('x-ratelimit-reset-requests')!);
+    assert.equal(retry, Math.max(1, Math.ceil(resetS - 0.0005)), `Retry-After ${retry} vs reset ${resetS}s`);
+    assert.ok(resetS <= 60 && resetS >= 60 - elapsedS - 0.01, `reset ${resetS}s after ${elapsedS}s of the window`);
     assert.equal(refused.headers.get('x-ratelimit-remaining-requests'), '0');
     const body = await json(refused);
     assert.equal(body.error.type, 'rate_limit_error');
