@@ -17,10 +17,15 @@ export interface ProviderPreset {
   builtin?: boolean;
   /** OpenAI wire: ask for usage in streams with `stream_options.include_usage`. */
   streamUsageOption?: boolean;
+  /**
+   * OpenAI wire: send an output limit as `max_completion_tokens` (OpenAI's reasoning models refuse `max_tokens`;
+   * every OpenAI model takes the newer field). Other OpenAI-compatible servers keep `max_tokens`.
+   */
+  maxCompletionTokens?: boolean;
 }
 
 export const PRESETS: readonly ProviderPreset[] = [
-  { id: 'openai', type: 'openai', name: 'OpenAI', baseUrl: 'https://api.openai.com/v1' },
+  { id: 'openai', type: 'openai', name: 'OpenAI', baseUrl: 'https://api.openai.com/v1', maxCompletionTokens: true },
   // Azure's base URL is the resource endpoint, e.g. https://my-resource.openai.azure.com
   { id: 'azure', type: 'openai', name: 'Azure OpenAI', baseUrl: '' },
   { id: 'openrouter', type: 'openai', name: 'OpenRouter', baseUrl: 'https://openrouter.ai/api/v1' },

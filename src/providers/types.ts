@@ -140,6 +140,8 @@ export interface ResolvedProvider {
   connectTimeoutMs?: number;
   /** Whether streaming requests should ask for `stream_options.include_usage` (OpenAI wire format). */
   streamUsageOption: boolean;
+  /** Whether an output limit goes upstream as `max_completion_tokens` rather than `max_tokens` (OpenAI wire format). */
+  maxCompletionTokens?: boolean;
 }
 
 /** Where one attempt goes: a provider and the model id it knows. */

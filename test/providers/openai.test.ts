@@ -93,6 +93,16 @@ describe('openai request building', () => {
     assert.deepEqual(body.stream_options, { include_usage: true, include_obfuscation: false });
   });
 
+  it('sends an output limit as max_completion_tokens to OpenAI and as max_tokens elsewhere', () => {
+    const openai = bodyOf(target({ maxCompletionTokens: true }, 'o3-mini'), chat({ max_tokens: 300 }), false);
+    assert.equal(openai.max_completion_tokens, 300);
+    assert.equal('max_tokens' in openai, false);
+    const both = bodyOf(target({ maxCompletionTokens: true }), chat({ max_tokens: 300, max_completion_tokens: 200 }), false);
+    assert.deepEqual([both.max_completion_tokens, 'max_tokens' in both], [200, false]);
+    const groq = bodyOf(target({ preset: 'groq', baseUrl: 'https://api.groq.com/openai/v1' }), chat({ max_tokens: 300 }), false);
+    assert.deepEqual([groq.max_tokens, 'max_completion_tokens' in groq], [300, false]);
+  });
+
   it('adds no stream_options when the provider does not support them (streamUsageOption=false)', () => {
     const body = bodyOf(target({ preset: 'mistral', baseUrl: 'https://api.mistral.ai/v1', streamUsageOption: false }), chat(), true);
     assert.equal(body.stream, true);

@@ -49,6 +49,7 @@ describe('provider presets from the environment', () => {
     assert.equal(e.provider.type, 'openai');
     assert.equal(e.provider.preset, 'openai');
     assert.equal(e.provider.streamUsageOption, true);
+    assert.equal(e.provider.maxCompletionTokens, true);
     assert.equal(e.name, 'OpenAI');
     assert.equal(e.local, false);
     assert.equal(e.declared, false);
@@ -61,6 +62,7 @@ describe('provider presets from the environment', () => {
 
   it('keeps the preset stream-usage quirk', () => {
     assert.equal(get(registry({ MISTRAL_API_KEY: 'k' }), 'mistral').provider.streamUsageOption, false);
+    assert.equal(get(registry({ MISTRAL_API_KEY: 'k' }), 'mistral').provider.maxCompletionTokens, false);
   });
 
   it('enables ollama by OLLAMA_BASE_URL alone, as a local provider', () => {

@@ -43,6 +43,11 @@ export function toUpstreamRequest(target: UpstreamTarget, req: ChatRequest, stre
   const body: Json = { ...req, model: target.model, stream };
   if (stream && target.provider.streamUsageOption) body.stream_options = { ...(req.stream_options ?? {}), include_usage: true };
   else delete body.stream_options; // upstreams without the option reject it; they report usage anyway
+  // A limit set as max_tokens (by the client, or by admission capping a short balance) in the field the upstream takes.
+  if (target.provider.maxCompletionTokens && body.max_tokens != null) {
+    body.max_completion_tokens ??= body.max_tokens;
+    delete body.max_tokens;
+  }
   return { method: 'POST', url: endpoint(target, '/chat/completions'), headers: headers(target), body: JSON.stringify(body) };
 }
 
