@@ -105,7 +105,7 @@ export async function createServices(config: Config, opts: CreateServicesOptions
     const observability = await createObservability({ config, db: database.db, metrics, log, requestLog, catalog, registry });
 
     const jwt = await resolveJwtSecret({ configured: config.jwtSecret, dataDir: config.dataDir, embedded: database.kind === 'embedded', db: database.db });
-    if (jwt.source === 'database') log.warn('JWT_SECRET is not set: using a generated secret stored in the database (set JWT_SECRET to control it)');
+    if (jwt.source === 'database') log.warn('JWT_SECRET is not set: using a generated secret stored in the database, so read access to the settings table is enough to forge sessions; set JWT_SECRET in production');
     const accessTokens = new AccessTokens(jwt.secret, config.accessTokenTtlSeconds);
     const users = new UserService(database.db, bus);
     const orgs = new OrgService(database.db);

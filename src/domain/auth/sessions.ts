@@ -178,7 +178,8 @@ export class SessionService {
     const expires = new Date(Date.now() + this.config.passwordResetTtlMinutes * 60_000);
     await this.db.insertInto('password_resets').values({ id: newId('pwr'), user_id: found.user.id, token_hash: sha256Hex(token), expires_at: expires }).execute();
     await this.audit.record({ actor: { type: 'anonymous', id: null }, action: 'auth.password_reset_requested', targetType: 'user', targetId: found.user.id, ip: caller.ip, requestId: caller.requestId });
-    const link = this.config.publicUrl ? `${this.config.publicUrl.replace(/\/$/, '')}/reset-password?token=${token}` : undefined;
+    // The token rides in the fragment: browsers never send it to a server, so no proxy log or Referer carries it.
+    const link = this.config.publicUrl ? `${this.config.publicUrl.replace(/\/$/, '')}/reset-password#token=${token}` : undefined;
     // Sent in the background: neither a slow nor a failing mail server may tell the caller the account exists
     // (the mailer logs failures).
     void this.mailer
