@@ -101,7 +101,9 @@ export async function createServices(config: Config, opts: CreateServicesOptions
     const ledger = new Ledger(database.db, bus);
     const credits = new CreditBook(redis ? new RedisReservations(redis) : new MemoryReservations(), ledger, bus);
     const charges = new ChargeWriter(ledger, credits, log, { batchSize: 500, flushIntervalMs: config.credits.chargeFlushIntervalMs });
-    const gateway = new Gateway(config, registry, catalog, metrics, requestLog, bus, redis, credits);
+    const gateway = new Gateway(config, registry, catalog, metrics, requestLog, bus, redis, credits, log);
+    // Open breakers tripped by other instances before this one started.
+    await gateway.resilience.breakers.restore().catch((err) => log.warn({ err }, 'could not restore circuit breakers from Redis'));
     const observability = await createObservability({ config, db: database.db, metrics, log, requestLog, catalog, registry });
 
     const jwt = await resolveJwtSecret({ configured: config.jwtSecret, dataDir: config.dataDir, embedded: database.kind === 'embedded', db: database.db });

@@ -3,9 +3,12 @@
  * failures are counted over a sliding window; at `failureRate` with at least `minRequests` the breaker opens.
  * Open: routing skips the deployment for `openMs`, doubling on every consecutive trip up to `maxOpenMs`.
  * Half-open: a limited number of probe requests go through; a success closes it, a failure re-opens it.
- * Transitions are broadcast on the cache bus, so with Redis every instance follows the same state.
+ * Transitions are broadcast on the cache bus, so with Redis every instance follows the same state; open
+ * breakers are also kept in Redis (a `BreakerStore`), so an instance that starts or reconnects after a trip
+ * skips the deployment too instead of rediscovering the failure with live traffic.
  */
 import type { CacheBus } from '../domain/cache-bus.ts';
+import type { RedisHandle } from '../store/redis.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 
 export type BreakerState = 'closed' | 'open' | 'half_open';
@@ -41,6 +44,47 @@ interface Breaker {
 
 export type Admit = 'yes' | 'probe' | 'no';
 
+/** Where open breakers outlive the instance that tripped them. */
+export interface BreakerStore {
+  open(id: string, openUntil: number, trips: number): Promise<void>;
+  closed(id: string): Promise<void>;
+  /** Open breakers (an `openUntil` in the past means half-open: probes may go). */
+  load(): Promise<{ id: string; openUntil: number; trips: number }[]>;
+}
+
+const HASH = 'switchyard:breakers';
+/** Entries whose open period ended this long ago are stale (the instance that closed them died first). */
+const STALE_MS = 3_600_000;
+
+export class RedisBreakerStore implements BreakerStore {
+  constructor(private readonly redis: RedisHandle) {}
+
+  async open(id: string, openUntil: number, trips: number): Promise<void> {
+    await this.redis.client.hSet(HASH, id, JSON.stringify({ openUntil, trips }));
+  }
+
+  async closed(id: string): Promise<void> {
+    await this.redis.client.hDel(HASH, id);
+  }
+
+  async load(): Promise<{ id: string; openUntil: number; trips: number }[]> {
+    const all = await this.redis.client.hGetAll(HASH);
+    const out: { id: string; openUntil: number; trips: number }[] = [];
+    const stale: string[] = [];
+    for (const [id, raw] of Object.entries(all)) {
+      try {
+        const { openUntil, trips } = JSON.parse(raw) as { openUntil: number; trips: number };
+        if (!Number.isFinite(openUntil) || openUntil < Date.now() - STALE_MS) stale.push(id);
+        else out.push({ id, openUntil, trips: Number.isInteger(trips) && trips > 0 ? trips : 1 });
+      } catch {
+        stale.push(id);
+      }
+    }
+    if (stale.length) await this.redis.client.hDel(HASH, stale);
+    return out;
+  }
+}
+
 export interface BreakerView {
   id: string;
   state: BreakerState;
@@ -61,11 +105,28 @@ export class BreakerBoard {
     readonly opts: BreakerOptions,
     private readonly metrics: Metrics,
     private readonly bus: CacheBus,
+    private readonly store?: BreakerStore,
+    private readonly onStoreError: (err: unknown) => void = () => {},
   ) {
     this.slotMs = Math.max(1, Math.ceil(opts.windowMs / SLOTS));
     bus.on((msg) => {
       if (msg.type === 'breaker') this.apply(msg.id, msg.state, msg.openUntil, msg.trips, false);
+      // Transitions sent while the subscription was down were lost: catch up from the store.
+      else if (msg.type === 'resync') void this.restore().catch(this.onStoreError);
     });
+  }
+
+  /** Adopts the open breakers kept in the store (at start-up and after a Redis reconnect). */
+  async restore(): Promise<number> {
+    if (!this.store) return 0;
+    let n = 0;
+    for (const e of await this.store.load()) {
+      const b = this.breakers.get(e.id);
+      if (b && b.state !== 'closed' && b.openUntil >= e.openUntil) continue;
+      this.apply(e.id, 'open', e.openUntil, e.trips, false);
+      n++;
+    }
+    return n;
   }
 
   private get(id: string): Breaker {
@@ -183,7 +244,10 @@ export class BreakerBoard {
       this.metrics.breakerState.set({ deployment: id }, STATE_VALUE[state]);
       this.metrics.breakerTransitions.inc({ deployment: id, to: state });
     }
-    if (broadcast && state !== 'half_open') this.bus.publish({ type: 'breaker', id, state, openUntil, trips });
+    if (broadcast && state !== 'half_open') {
+      this.bus.publish({ type: 'breaker', id, state, openUntil, trips });
+      if (this.store) void (state === 'open' ? this.store.open(id, openUntil, trips) : this.store.closed(id)).catch(this.onStoreError);
+    }
   }
 
   reset(id: string): boolean {

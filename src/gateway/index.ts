@@ -15,7 +15,8 @@ import { ConcurrencyGate } from './gate.ts';
 import { RateLimitGate } from './limits.ts';
 import { Leases } from './lease.ts';
 import { plansFor } from '../domain/plans/plans.ts';
-import { BreakerBoard } from './breakers.ts';
+import { BreakerBoard, RedisBreakerStore } from './breakers.ts';
+import type { Logger } from '../telemetry/logger.ts';
 import { DeploymentStats } from './deployment-stats.ts';
 import type { Resilience } from './attempt.ts';
 import type { CacheBus } from '../domain/cache-bus.ts';
@@ -42,8 +43,9 @@ export class Gateway {
   /** Per-user and per-key rate limits and concurrency (admins can clear the counters). */
   readonly limits: RateLimitGate;
 
-  constructor(config: Config, registry: ProviderRegistry, catalog: Catalog, metrics: Metrics, requestLog: RequestLogWriter, bus: CacheBus, redis?: RedisHandle, book?: CreditBook) {
-    this.resilience = { breakers: new BreakerBoard(config.breakers, metrics, bus), stats: new DeploymentStats() };
+  constructor(config: Config, registry: ProviderRegistry, catalog: Catalog, metrics: Metrics, requestLog: RequestLogWriter, bus: CacheBus, redis?: RedisHandle, book?: CreditBook, log?: Logger) {
+    const breakerStore = redis ? new RedisBreakerStore(redis) : undefined;
+    this.resilience = { breakers: new BreakerBoard(config.breakers, metrics, bus, breakerStore, (err) => log?.warn({ err }, 'circuit-breaker state could not be read or written in Redis')), stats: new DeploymentStats() };
     this.router = new Router(config, registry, catalog, this.resilience.stats);
     this.admission = new Admission(config, redis);
     this.billing = new Billing(book, config);

@@ -28,7 +28,12 @@ describe('a fleet of two instances on one Redis', { skip }, () => {
     await r.flushDb();
     await r.quit();
     upstream = await startFakeUpstream(answer);
-    const overrides = {
+    a = await startTestServer(fleetOverrides());
+    b = await startTestServer(fleetOverrides(), {}, { schema: a.schema });
+  });
+
+  function fleetOverrides() {
+    return {
       redisUrl: REDIS,
       credits: { mode: 'prepaid' as const, chargeFlushIntervalMs: 20 },
       providers: [{ id: 'up', type: 'openai' as const, base_url: upstream.url, api_key: 'k', headers: {} }],
@@ -37,9 +42,7 @@ describe('a fleet of two instances on one Redis', { skip }, () => {
       breakers: { windowMs: 10_000, minRequests: 3, failureRate: 0.5, openMs: 5000, maxOpenMs: 5000, halfOpenProbes: 1 },
       upstream: { maxAttempts: 1, firstByteTimeoutMs: 2000, streamIdleTimeoutMs: 2000, totalTimeoutMs: 10_000 },
     };
-    a = await startTestServer(overrides);
-    b = await startTestServer(overrides, {}, { schema: a.schema });
-  });
+  }
 
   after(async () => {
     await b?.stop();
@@ -111,6 +114,28 @@ describe('a fleet of two instances on one Redis', { skip }, () => {
       assert.equal(state, 'open');
       const res = await b.request('/v1/chat/completions', { method: 'POST', json: { model: 'fleet/flaky', messages: [{ role: 'user', content: 'x' }] } });
       assert.equal(res.status, 503, 'b fails fast without calling the upstream');
+
+      // An instance that starts after the trip learns it from Redis, not from failed live traffic.
+      const c = await startTestServer(fleetOverrides(), {}, { schema: a.schema });
+      try {
+        assert.equal((await json(await c.request(`/api/admin/circuit-breakers/${id}`))).state, 'open');
+        const before = upstream.requests.length;
+        const late = await c.request('/v1/chat/completions', { method: 'POST', json: { model: 'fleet/flaky', messages: [{ role: 'user', content: 'x' }] } });
+        assert.equal(late.status, 503);
+        assert.equal(upstream.requests.length, before, 'the new instance did not call the open deployment');
+      } finally {
+        await c.stop();
+      }
+      // A reset closes it in the store too: the next instance starts with it closed.
+      const reset = await a.request(`/api/admin/circuit-breakers/${id}/reset`, { method: 'POST' });
+      assert.equal(reset.status, 200, await reset.text());
+      const d = await startTestServer(fleetOverrides(), {}, { schema: a.schema });
+      try {
+        const r = await d.request(`/api/admin/circuit-breakers/${id}`);
+        assert.ok(r.status === 404 || (await json(r)).state === 'closed', 'closed after the reset');
+      } finally {
+        await d.stop();
+      }
     } finally {
       upstream.setHandler(answer);
     }

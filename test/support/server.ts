@@ -25,7 +25,7 @@ export interface TestServer extends Server {
 }
 
 export interface TestServerOptions {
-  /** Share a PostgreSQL schema with another test server (fleet tests); the first one to stop drops it. */
+  /** Share a PostgreSQL schema with another test server (fleet tests); the server that created it drops it. */
   schema?: string;
 }
 
@@ -70,7 +70,7 @@ export async function startTestServer(overrides: Partial<ConfigInput> = {}, env:
     async stop() {
       await server.close();
       rmSync(dataDir, { recursive: true, force: true });
-      if (pgUrl && schema) {
+      if (pgUrl && schema && !opts.schema) {
         const client = new pg.Client({ connectionString: pgUrl });
         await client.connect();
         await client.query(`drop schema if exists ${schema} cascade`);
