@@ -39,8 +39,11 @@ program
     const server = await buildServer(config);
     const log = server.services.log;
     await server.app.listen({ port: config.port, host: config.host });
+    // The bound port, not the requested one: `--port 0` picks a free port, and this line is how to find it.
+    const address = server.app.server.address();
+    const port = address && typeof address === 'object' ? address.port : config.port;
     const enabled = server.services.registry.enabled().map((p) => p.provider.id);
-    log.info({ port: config.port, database: server.services.database.kind, providers: enabled }, 'switchyard is serving');
+    log.info({ port, database: server.services.database.kind, providers: enabled }, 'switchyard is serving');
     let stopping = false;
     const stop = async (signal: string) => {
       if (stopping) return;

@@ -7,7 +7,8 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import type { Config } from '../config/schema.ts';
 import { closeServices, createServices, type Services } from '../app.ts';
-import { createLogger } from '../telemetry/logger.ts';
+import pino from 'pino';
+import { loggerOptions } from '../telemetry/logger.ts';
 import { userView } from '../domain/users/records.ts';
 import { AdminCreateUserSchema, RoleSchema, TierSchema } from '../domain/users/schema.ts';
 import { KeyCreateSchema } from '../domain/keys/schema.ts';
@@ -19,7 +20,8 @@ type ConfigSource = () => Config;
 const CLI_ACTOR = { type: 'system' as const, id: 'cli' };
 
 async function withServices<T>(config: ConfigSource, fn: (s: Services) => Promise<T>): Promise<T> {
-  const services = await createServices(config(), { log: createLogger('warn') });
+  // Logs go to stderr: stdout carries only the JSON result, so `switchyard keys create ... | jq -r .key` works.
+  const services = await createServices(config(), { log: pino(loggerOptions('warn'), pino.destination(2)) });
   try {
     return await fn(services);
   } finally {
