@@ -69,9 +69,15 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<DatabaseH
         provider: { getMigrations: async () => migrations },
         ...(schema ? { migrationTableSchema: schema } : {}),
       });
-      const result = await migrator.migrateToLatest();
-      if (result.error) throw result.error;
-      return result;
+      // kysely's Migrator looks for its tables by introspecting every schema of the database; a schema that
+      // another tenant (or test server) drops during that read fails it with 3F000. Nothing was applied: retry.
+      for (let attempt = 1; ; attempt++) {
+        const result = await migrator.migrateToLatest();
+        const code = (result.error as { code?: string } | undefined)?.code;
+        if (code === '3F000' && attempt < 5) continue;
+        if (result.error) throw result.error;
+        return result;
+      }
     },
     async ping() {
       try {
