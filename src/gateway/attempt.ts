@@ -68,6 +68,14 @@ export function callOptions(config: Config, candidate: Candidate, signal: Cancel
   };
 }
 
+const isUnsupported = (err: unknown) => err instanceof UpstreamError && err.code === 'unsupported_parameter';
+
+/** When every candidate refused the request's parameters, the client hears the first refusal (the primary model's). */
+function refusedFirst(last: unknown, failures: AttemptFailure[]): unknown {
+  if (!failures.every((f) => isUnsupported(f.error))) return last;
+  return failures[0]?.error ?? last;
+}
+
 export async function attemptInOrder<T>(
   candidates: Candidate[],
   opts: { maxAttempts: number; deadlineAt: number; signal: CancelSignal; resilience: Resilience },
@@ -124,16 +132,20 @@ export async function attemptInOrder<T>(
         throw error;
       }
       const transient = error instanceof UpstreamError && error.retryable;
+      // The adapter refused the request before calling (a parameter its API cannot honour, e.g. n > 1 on
+      // Anthropic): another candidate may serve it, and the deployment's health is unknown.
+      const refused = isUnsupported(error);
       if (transient) {
         breakers.failure(id, admit);
         stats.failure(id);
-      } else if (error instanceof UpstreamError) {
+      } else if (error instanceof UpstreamError && !refused) {
         breakers.success(id, admit); // it answered: alive, just not for this request
       } else {
         breakers.abandon(id, admit);
       }
       failures.push({ candidate: chosen, error });
-      if (!transient || attempt === total - 1) throw new AttemptsExhausted(error, chosen, attempt + 1);
+      const canMoveOn = transient || (refused && failures.length < candidates.length);
+      if (!canMoveOn || attempt === total - 1) throw new AttemptsExhausted(refusedFirst(error, failures), chosen, attempt + 1);
     }
   }
   throw new Error('unreachable');

@@ -8,6 +8,7 @@ import { startTestServer, type TestServer } from '../support/server.ts';
 import { startFakeUpstream, type FakeUpstream } from '../support/fake-upstream.ts';
 import { scripted } from '../support/fake-script.ts';
 import { fakeOpenAI } from '../support/fake-openai.ts';
+import { fakeAnthropic } from '../support/fake-anthropic.ts';
 
 const fakes: Record<string, FakeUpstream> = {};
 let server: TestServer;
@@ -16,6 +17,7 @@ const answer = (name: string) => scripted(fakeOpenAI, () => ({ text: `from ${nam
 
 before(async () => {
   for (const name of ['east', 'west', 'cheap', 'pricey', 'slow', 'fast', 'flaky']) fakes[name] = await startFakeUpstream(answer(name));
+  fakes.claude = await startFakeUpstream(scripted(fakeAnthropic, () => ({ text: 'from claude', usage: { input: 5, output: 5 } })));
   const provider = (id: string, extra = {}) => ({ id, type: 'openai' as const, base_url: fakes[id].url, api_key: 'k', headers: {}, ...extra });
   server = await startTestServer({
     providers: [
@@ -27,6 +29,7 @@ before(async () => {
       provider('fast'),
       provider('flaky'),
       { id: 'dead', type: 'openai', base_url: 'http://127.0.0.1:9/v1', api_key: 'k', headers: {} },
+      { id: 'claude', type: 'anthropic', base_url: fakes.claude.url, api_key: 'k', headers: {} },
     ],
     prices: {
       'cheap/m': { input: 0.1, output: 0.2 },
@@ -41,6 +44,8 @@ before(async () => {
       { id: 'team/price', strategy: 'fallback', deployments: [{ provider: 'pricey', model: 'm', weight: 1 }, { provider: 'cheap', model: 'm', weight: 1 }], fallbacks: [] },
       { id: 'team/flaky', strategy: 'fallback', deployments: [{ provider: 'flaky', model: 'm', weight: 1 }, { provider: 'west', model: 'm', weight: 1 }], fallbacks: [] },
       { id: 'team/only-flaky', strategy: 'fallback', deployments: [{ provider: 'flaky', model: 'm', weight: 1 }], fallbacks: [] },
+      { id: 'team/mixed', strategy: 'fallback', deployments: [{ provider: 'claude', model: 'm', weight: 1 }, { provider: 'east', model: 'm', weight: 1 }], fallbacks: [] },
+      { id: 'team/claude-only', strategy: 'fallback', deployments: [{ provider: 'claude', model: 'm', weight: 1 }], fallbacks: [] },
       { id: 'team/quick', strategy: 'fallback', deployments: [{ provider: 'slow', model: 'q', weight: 1 }], fallbacks: [], timeouts: { first_byte_ms: 100 } },
     ],
     upstream: { maxAttempts: 2, firstByteTimeoutMs: 800, streamIdleTimeoutMs: 2000, totalTimeoutMs: 10_000 },
@@ -57,6 +62,22 @@ const ask = (model: string, extra: Record<string, unknown> = {}) =>
   server.request('/v1/chat/completions', { method: 'POST', json: { model, messages: [{ role: 'user', content: 'hi' }], ...extra } });
 
 describe('failover and retries', () => {
+  it('a deployment whose API cannot honour a parameter (n > 1 on Anthropic) is skipped for one that can', async () => {
+    const before = fakes.claude.requests.length;
+    const res = await ask('team/mixed', { n: 2 });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('x-switchyard-provider'), 'east');
+    assert.equal(fakes.claude.requests.length, before, 'Anthropic was never called');
+    // Without n, the first deployment serves as usual.
+    const plain = await ask('team/mixed');
+    assert.equal(plain.headers.get('x-switchyard-provider'), 'claude');
+    // When no deployment can, the client hears why, naming the parameter.
+    const refused = await ask('team/claude-only', { n: 2 });
+    assert.equal(refused.status, 400);
+    const body = await json(refused);
+    assert.deepEqual([body.error.code, body.error.param], ['unsupported_parameter', 'n']);
+  });
+
   it('a refused connection fails over; the client sees one clean answer', async () => {
     const res = await ask('team/chat');
     assert.equal(res.status, 200);
