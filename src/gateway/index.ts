@@ -53,7 +53,7 @@ export class Gateway {
     this.limits = new RateLimitGate(plansFor(config), metrics, redis);
     const leases = new Leases(this.limits, this.gate, this.billing);
     const recorder = new Recorder(metrics, requestLog);
-    this.routers = new Routers(config, registry, catalog, this.router);
+    this.routers = new Routers(config, registry, catalog, this.router, undefined, metrics);
     this.chat = new ChatPipeline(config, this.router, recorder, this.admission, this.billing, leases, this.resilience, this.routers);
     this.embeddings = new EmbeddingsPipeline(config, this.router, recorder, this.admission, this.billing, leases, this.resilience);
   }

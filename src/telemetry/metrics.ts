@@ -61,6 +61,7 @@ export function createMetrics(opts: MetricsOptions = {}) {
     requestLogDropped: new Counter({ name: 'request_log_dropped_total', help: 'Request log records dropped because the queue was full', registers: [registry] }),
     breakerState: new Gauge({ name: 'circuit_breaker_state', help: 'Circuit breaker state per deployment: 0 closed, 1 half-open, 2 open', labelNames: ['deployment'] as const, registers: [registry] }),
     breakerTransitions: new Counter({ name: 'circuit_breaker_transitions_total', help: 'Circuit breaker state changes', labelNames: ['deployment', 'to'] as const, registers: [registry] }),
+    routerDecisions: new Counter({ name: 'router_decisions_total', help: 'Requests routed by router:code / router:auto, by router label, task category, chosen tier and fallback kind', labelNames: ['router', 'category', 'tier', 'fallback'] as const, registers: [registry] }),
     rateLimited: new Counter({ name: 'rate_limited_total', help: 'Requests refused by a rate or concurrency limit, by scope', labelNames: ['scope'] as const, registers: [registry] }),
     inferenceInFlight: new Gauge({ name: 'inference_in_flight', help: 'Inference requests holding a concurrency slot', registers: [registry] }),
     inferenceQueued: new Gauge({ name: 'inference_queued', help: 'Inference requests waiting for a concurrency slot', registers: [registry] }),

@@ -78,6 +78,8 @@ describe('router:code with no provider keys (offline mock)', () => {
     assert.equal(response.headers.get('x-switchyard-provider'), 'mock');
     const savings = Number(response.headers.get('x-switchyard-router-savings'));
     assert.ok(savings > 0 && savings < 100, `mock ($1/$2) is cheaper than gpt-4o: ${savings}`);
+    const metrics = await (await fetch(`${offline.url}/metrics`)).text();
+    assert.match(metrics, /^router_decisions_total\{router="code:balanced",category="generation",tier="economy",fallback="[a-z_]+"\} [1-9]/m);
   });
 
   it('agentic mode picks a tool-capable model and streams', async () => {
@@ -265,7 +267,10 @@ describe('/api/routers/code endpoints', () => {
     const rows = await server.services.database.db.selectFrom('request_logs').select('request_id').where('request_id', '=', 'router-dry-1').execute();
     assert.equal(rows.length, 0, 'no request log');
     const inference = (text: string) => text.split('\n').filter((l) => l.startsWith('model_inference_requests_total')).join('\n');
-    assert.equal(inference(await (await fetch(`${server.url}/metrics`)).text()), inference(metricsBefore), 'no inference metrics');
+    const metricsAfter = await (await fetch(`${server.url}/metrics`)).text();
+    assert.equal(inference(metricsAfter), inference(metricsBefore), 'no inference metrics');
+    const decisions = (text: string) => text.split('\n').filter((l) => l.startsWith('router_decisions_total')).join('\n');
+    assert.equal(decisions(metricsAfter), decisions(metricsBefore), 'no router metrics');
   });
 
   it('validate: the configuration in effect is valid; problems are listed, never a 500', async () => {

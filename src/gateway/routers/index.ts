@@ -11,6 +11,7 @@ import type { ChatMessage } from '../../providers/types.ts';
 import { microToUsd, type Pricing } from '../../domain/pricing.ts';
 import { AppError, badRequest, notFound } from '../../errors.ts';
 import type { Candidate, Router, RoutingPreferences } from '../router.ts';
+import type { Metrics } from '../../telemetry/metrics.ts';
 import { CATEGORIES, CATEGORY_INFO, classify, COMPLEXITIES, COMPLEXITY_INFO, type Category, type Complexity } from './classify.ts';
 import { checkStructure, CODE_MODES, loadRouterData, mergeRouterData, type CodeMode, type Problem, type RouterData, type RouterDataInput } from './data.ts';
 import { estimateSavings, NoModelAvailable, selectAuto, selectCode, type FallbackKind, type ModelFacts, type SavingsEstimate, type SelectOptions } from './select.ts';
@@ -110,6 +111,7 @@ export class Routers {
     private readonly catalog: Catalog,
     private readonly router: Router,
     data?: RouterData,
+    private readonly metrics?: Metrics,
   ) {
     this.data = data ?? loadRouterData(config.routers);
     for (const t of this.data.tiers) for (const m of t.models) if (m.tools !== undefined) this.declaredTools.set(m.id, m.tools);
@@ -119,6 +121,8 @@ export class Routers {
   route(request: RouterInput & { model: string }, prefs: RoutingPreferences = {}): RoutedRequest | undefined {
     if (!request.model.startsWith('router:')) return undefined;
     const decision = this.decide(request.model, request, prefs);
+    // Counted here, not in decide(): dry runs (/api/routers/code/test) have no metrics side effects.
+    this.metrics?.routerDecisions.inc({ router: decision.label, category: decision.category, tier: decision.tier, fallback: decision.fallback });
     return {
       decision,
       model: decision.model,
