@@ -22,6 +22,7 @@ import { createMailer, type Mailer } from './domain/mail/mailer.ts';
 import { OrgService } from './domain/orgs/orgs.ts';
 import { UserService } from './domain/users/users.ts';
 import { openRedis, type RedisHandle } from './store/redis.ts';
+import { EndedSessions } from './domain/auth/ended-sessions.ts';
 import { Ledger } from './domain/credits/ledger.ts';
 import { CreditBook } from './domain/credits/book.ts';
 import { ChargeWriter } from './domain/credits/charge-writer.ts';
@@ -124,8 +125,10 @@ export async function createServices(config: Config, opts: CreateServicesOptions
       await ledger.post(trx, acct.id, { kind: 'trial', amount: trialCredit, reason: 'trial credit', actor: { type: 'system', id: null }, referenceType: 'trial', referenceId: user.id });
       return () => ledger.changed(acct.id);
     };
-    const sessions = new SessionService(database.db, users, accessTokens, new LoginGuard(config.loginLimits, redis), audit, mailer, config, grantTrial);
-    const auth = new Authenticator(adminKey, keys, users, accessTokens, keyUsage, bus);
+    const endedSessions = new EndedSessions(database.db, bus, config.accessTokenTtlSeconds, (err) => log.warn({ err }, 'could not reload ended sessions'));
+    await endedSessions.load();
+    const sessions = new SessionService(database.db, users, accessTokens, new LoginGuard(config.loginLimits, redis), audit, mailer, config, grantTrial, endedSessions);
+    const auth = new Authenticator(adminKey, keys, users, accessTokens, keyUsage, bus, endedSessions);
 
     // Operators see and clear these through /api/admin (observability's cache registry and resolve endpoint).
     const { breakers, stats } = gateway.resilience;

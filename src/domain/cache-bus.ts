@@ -9,6 +9,8 @@ export type Invalidation =
   | { type: 'key'; id: string }
   | { type: 'user'; id: string }
   | { type: 'org'; id: string }
+  /** A session (refresh-token family) ended: its access tokens are refused from now on. */
+  | { type: 'session_ended'; family: string }
   | { type: 'account'; id: string }
   | { type: 'breaker'; id: string; state: 'closed' | 'open' | 'half_open'; openUntil: number; trips: number }
   | { type: 'catalog' }

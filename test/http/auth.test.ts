@@ -182,6 +182,8 @@ describe('refresh', () => {
     // The legitimate holder's newest token is dead too.
     assertError(await api.post('/api/auth/refresh', { refresh_token: r2.body.refresh_token }), 401, /refresh_token_(revoked|reused)/);
     assertError(await api.post('/api/auth/refresh', { refresh_token: r1.body.refresh_token }), 401, /refresh_token_(revoked|reused)/);
+    // So is every access token of the family, the newest included.
+    assertError(await api.get('/api/auth/me', { token: r2.body.access_token }), 401, 'session_revoked');
     // A separate sign-in (another family) is untouched.
     const o = await api.post('/api/auth/refresh', { refresh_token: other.body.refresh_token });
     assert.equal(o.status, 200, o.text);
@@ -212,9 +214,14 @@ describe('logout', () => {
     const a = await register();
     const other = await api.login(a.email, a.password, from());
     const r1 = await api.post('/api/auth/refresh', { refresh_token: a.refresh });
+    assert.equal((await api.get('/api/auth/me', { token: r1.body.access_token })).status, 200);
     const out = await api.post('/api/auth/logout', { refresh_token: r1.body.refresh_token });
     assert.equal(out.status, 204);
     assert.equal(out.text, '');
+    // The session's access tokens end with it, not at their expiry; another session's do not.
+    assertError(await api.get('/api/auth/me', { token: r1.body.access_token }), 401, 'session_revoked');
+    assertError(await api.get('/api/auth/me', { token: a.access }), 401, 'session_revoked');
+    assert.equal((await api.get('/api/auth/me', { token: other.body.access_token })).status, 200, 'other session');
     assertError(await api.post('/api/auth/refresh', { refresh_token: r1.body.refresh_token }), 401);
     assert.equal((await api.post('/api/auth/logout', { refresh_token: r1.body.refresh_token })).status, 204, 'again');
     assert.equal((await api.post('/api/auth/logout', { refresh_token: 'never-issued-token' })).status, 204, 'unknown');

@@ -3,6 +3,7 @@
  * ADMIN_API_KEY): a warm key is checked entirely in memory. `/api` also accepts session access tokens.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { EndedSessions } from './ended-sessions.ts';
 import { AppError, forbidden, unauthorized } from '../../errors.ts';
 import type { UserRecord } from '../users/records.ts';
 import type { UserService } from '../users/users.ts';
@@ -58,6 +59,7 @@ export class Authenticator {
     private readonly tokens: AccessTokens,
     private readonly usage: KeyUsageTracker,
     bus: CacheBus,
+    private readonly endedSessions?: EndedSessions,
   ) {
     this.adminDigest = adminApiKey ? createHash('sha256').update(adminApiKey).digest() : undefined;
     bus.on((msg) => {
@@ -133,7 +135,8 @@ export class Authenticator {
       if (p.kind === 'api_key' && !p.key.scopes.has('account')) throw forbidden('This API key lacks the "account" scope needed for /api routes.', 'scope_required');
       return p;
     }
-    const { userId, issuedAt } = await this.tokens.verify(token);
+    const { userId, issuedAt, family } = await this.tokens.verify(token);
+    if (this.endedSessions?.isEnded(family)) throw unauthorized('This session has ended; sign in again.', 'session_revoked');
     const user = await this.users.load(userId);
     if (!user || user.status === 'deleted') throw unauthorized('Invalid access token.', 'invalid_token');
     if (user.status === 'suspended') throw forbidden('This account is suspended.', 'account_suspended');

@@ -3,6 +3,7 @@
  * and reset. Refresh and reset tokens are opaque, stored only as SHA-256 hashes, and single use.
  */
 import type { Transaction } from 'kysely';
+import type { EndedSessions } from './ended-sessions.ts';
 import type { Config } from '../../config/schema.ts';
 import type { Db } from '../../store/db.ts';
 import type { Database } from '../../store/schema.ts';
@@ -49,6 +50,8 @@ export class SessionService {
     private readonly config: Config,
     /** Gives a new account its trial credit (set by the app when credits are configured). */
     private readonly onRegistered?: OnRegistered,
+    /** Ends the access tokens of a logged-out or revoked session at once (not at their expiry). */
+    private readonly endedSessions?: EndedSessions,
   ) {}
 
   private async issue(user: UserRecord, caller: Caller, family = newId('fam')): Promise<TokenPair> {
@@ -148,6 +151,7 @@ export class SessionService {
 
   private async revokeFamily(familyId: string, userId: string, caller: Caller) {
     await this.db.updateTable('refresh_tokens').set({ revoked_at: new Date() }).where('family_id', '=', familyId).where('revoked_at', 'is', null).execute();
+    this.endedSessions?.end(familyId);
     await this.audit.record({ actor: { type: 'system', id: null }, action: 'auth.refresh_token_reuse', targetType: 'user', targetId: userId, changes: { family: familyId }, ip: caller.ip, requestId: caller.requestId });
   }
 
@@ -156,6 +160,7 @@ export class SessionService {
     const row = await this.db.selectFrom('refresh_tokens').select(['family_id', 'user_id']).where('token_hash', '=', sha256Hex(refreshToken)).executeTakeFirst();
     if (!row) return;
     const ended = await this.db.updateTable('refresh_tokens').set({ revoked_at: new Date() }).where('family_id', '=', row.family_id).where('revoked_at', 'is', null).executeTakeFirst();
+    this.endedSessions?.end(row.family_id);
     if (Number(ended.numUpdatedRows) > 0) {
       await this.audit.record({ actor: { type: 'user', id: row.user_id }, action: 'auth.logout', targetType: 'user', targetId: row.user_id, changes: { family: row.family_id }, ip: caller.ip, requestId: caller.requestId });
     }
