@@ -228,7 +228,9 @@ describe('audit log gaps', () => {
     assert.equal((await api.post('/api/admin/request-logs/prune', undefined, { admin: true })).status, 200);
 
     const a = await register();
-    assert.equal((await api.post('/api/auth/logout', { refresh_token: a.refresh }, { headers: from() })).status, 204);
+    // Log out a second session: logout ends its access tokens, and `a.access` is still needed below.
+    const spare = await api.login(a.email, a.password, from());
+    assert.equal((await api.post('/api/auth/logout', { refresh_token: spare.body.refresh_token }, { headers: from() })).status, 204);
     const org = await api.post('/api/orgs', { name: `org-${tag()}` }, { token: a.access });
     assert.equal(org.status, 201, org.text);
     const invite = await api.post(`/api/orgs/${org.body.id}/invites`, { email: uniqueEmail('inv') }, { token: a.access });
