@@ -105,7 +105,9 @@ export async function createServices(config: Config, opts: CreateServicesOptions
     const gateway = new Gateway(config, registry, catalog, metrics, requestLog, bus, redis, credits, log);
     // Open breakers tripped by other instances before this one started.
     await gateway.resilience.breakers.restore().catch((err) => log.warn({ err }, 'could not restore circuit breakers from Redis'));
-    const observability = await createObservability({ config, db: database.db, metrics, log, requestLog, catalog, registry });
+    const { breakers, stats } = gateway.resilience;
+    const breakerInspector = { state: (provider: string, model: string) => breakers.view(`${provider}/${model}`)?.state ?? ('closed' as const) };
+    const observability = await createObservability({ config, db: database.db, metrics, log, requestLog, catalog, registry, breakers: breakerInspector });
 
     const jwt = await resolveJwtSecret({ configured: config.jwtSecret, dataDir: config.dataDir, embedded: database.kind === 'embedded', db: database.db });
     if (jwt.source === 'database') log.warn('JWT_SECRET is not set: using a generated secret stored in the database, so read access to the settings table is enough to forge sessions; set JWT_SECRET in production');
@@ -131,8 +133,6 @@ export async function createServices(config: Config, opts: CreateServicesOptions
     const auth = new Authenticator(adminKey, keys, users, accessTokens, keyUsage, bus, endedSessions);
 
     // Operators see and clear these through /api/admin (observability's cache registry and resolve endpoint).
-    const { breakers, stats } = gateway.resilience;
-    observability.breakers = { state: (provider, model) => breakers.view(`${provider}/${model}`)?.state ?? 'closed' };
     observability.caches.register({ name: 'api_keys', description: 'Authenticated API keys (in-process LRU)', stats: () => ({ entries: auth.keyCache.size }), clear: () => auth.keyCache.clear() });
     observability.caches.register({ name: 'circuit_breakers', description: 'Circuit breaker state per deployment', stats: () => ({ tracked: breakers.list().length }), clear: () => void breakers.resetAll() });
     observability.caches.register({ name: 'deployment_stats', description: 'Measured latency and throughput per deployment', clear: () => stats.clear() });

@@ -1,7 +1,7 @@
 /**
  * The observability parts of the application, created and closed together: deployment health (fed by the
- * request log, in memory), incidents, retention, rollups, client events, operator caches, breaker state
- * (placeholder) and tracing.
+ * request log, in memory), incidents, retention, rollups, client events, operator caches, the gateway's breaker
+ * state (for the resolve endpoint) and tracing.
  */
 import type { Config } from '../../config/schema.ts';
 import type { Db } from '../../store/db.ts';
@@ -18,7 +18,7 @@ import { HealthTracker } from '../health/tracker.ts';
 import { IncidentMonitor } from '../health/incidents.ts';
 import { RedisProbe } from '../health/redis-probe.ts';
 import { CacheRegistry } from './caches.ts';
-import { unknownBreakers, type BreakerInspector } from './breakers.ts';
+import type { BreakerInspector } from './breakers.ts';
 
 export interface Observability {
   health: HealthTracker;
@@ -26,7 +26,7 @@ export interface Observability {
   retention: RetentionJob;
   events: EventWriter;
   caches: CacheRegistry;
-  /** PLACEHOLDER until circuit breakers exist (see breakers.ts): the traffic work replaces it. */
+  /** The gateway's circuit breakers, as the resolve endpoint reports them. */
   breakers: BreakerInspector;
   redisProbe: RedisProbe | undefined;
   tracing: Tracing;
@@ -43,6 +43,7 @@ export interface ObservabilityDeps {
   requestLog: RequestLogWriter;
   catalog: Catalog;
   registry: ProviderRegistry;
+  breakers: BreakerInspector;
 }
 
 export async function createObservability(d: ObservabilityDeps): Promise<Observability> {
@@ -66,7 +67,7 @@ export async function createObservability(d: ObservabilityDeps): Promise<Observa
     retention,
     events,
     caches: new CacheRegistry(),
-    breakers: unknownBreakers,
+    breakers: d.breakers,
     redisProbe,
     tracing,
     catalogLoadedAt: new Date(),

@@ -142,7 +142,7 @@ export const adminOpsRoutes: FastifyPluginAsyncZod<{ services: Services }> = asy
               upstream_model: z.string(),
               pricing: Pricing,
               health: HealthStatus,
-              breaker: z.enum(['closed', 'open', 'half_open', 'unknown']).describe('"unknown" until circuit breakers are wired in'),
+              breaker: z.enum(['closed', 'open', 'half_open', 'unknown']).describe('the deployment\'s circuit breaker; "unknown" is not currently reported'),
             }),
           ),
         }),
