@@ -35,3 +35,6 @@ export const notFound = (message: string, code = 'not_found', param: string | nu
 export const conflict = (message: string, code = 'conflict') => new AppError(409, 'conflict_error', message, code);
 export const unavailable = (message: string, code = 'service_unavailable', retryAfter?: number) =>
   new AppError(503, 'service_unavailable', message, code, null, retryAfter);
+
+/** The HTTP status an error becomes: its own for an AppError, 500 for anything unexpected. */
+export const httpStatusOf = (err: unknown): number => (err instanceof AppError ? err.status : 500);

@@ -12,3 +12,6 @@ export function toOpenAIUsage(u: Usage, costPico: bigint): OpenAIUsage {
 export function estimateChatUsage(req: ChatRequest, generated: string): Usage {
   return { input: estimatePromptTokens(req), cacheRead: 0, cacheWrite: 0, output: countText(generated), reasoning: 0, estimated: true };
 }
+
+/** Tokens a request counts against token limits (reasoning is part of output). */
+export const totalTokens = (u: Usage): number => u.input + u.cacheRead + u.cacheWrite + u.output;

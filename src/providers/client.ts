@@ -2,17 +2,15 @@
  * ProviderClient: what the gateway calls. For HTTP wire formats it composes an adapter's pure
  * translation with the transport; in-process providers (mock) implement it directly.
  */
-import type { ChatAdapter, ChatChunk, ChatRequest, ChatResult, EmbeddingsRequest, EmbeddingsResult, UpstreamTarget, Usage } from './types.ts';
+import type { ChatAdapter, ChatRequest, ChatResult, EmbeddingsRequest, EmbeddingsResult, UpstreamTarget } from './types.ts';
+import { DecodedBodyStream, type ChatStream } from './chat-stream.ts';
 import { mapNetworkError, send, type SendOptions } from './transport.ts';
 import { malformedUpstream, UpstreamError } from './errors.ts';
 import type { CancelSignal } from './cancel.ts';
 
 export type CallOptions = SendOptions;
 
-/** A streaming response: iterate for chunks; `usage` is final once iteration ends. */
-export interface ChatStream extends AsyncIterable<ChatChunk> {
-  readonly usage: Usage | undefined;
-}
+export type { ChatStream } from './chat-stream.ts';
 
 export interface ProviderClient {
   chat(target: UpstreamTarget, req: ChatRequest, opts: CallOptions): Promise<ChatResult>;
@@ -56,29 +54,7 @@ export function httpProviderClient(adapter: ChatAdapter): ProviderClient {
     async chatStream(target, req, opts) {
       const res = await send(await adapter.toUpstreamRequest(target, req, true), opts);
       if (res.statusCode < 200 || res.statusCode >= 300) throw await readError(adapter, res);
-      const decoder = adapter.createStreamDecoder(target, req);
-      const body = res.body;
-      return {
-        get usage() {
-          return decoder.usage;
-        },
-        async *[Symbol.asyncIterator]() {
-          try {
-            for await (const bytes of body) {
-              const chunks = decoder.push(bytes as Uint8Array);
-              for (let i = 0; i < chunks.length; i++) yield chunks[i];
-            }
-          } catch (err) {
-            if (err instanceof UpstreamError) throw err;
-            throw mapNetworkError(err, opts.signal);
-          } finally {
-            // Stops reading (and frees the socket) when the consumer leaves early, e.g. on client disconnect.
-            if (!body.destroyed) body.destroy();
-          }
-          const rest = decoder.end();
-          for (let i = 0; i < rest.length; i++) yield rest[i];
-        },
-      };
+      return new DecodedBodyStream(res.body, adapter.createStreamDecoder(target, req), opts.signal);
     },
 
     async embeddings(target, req, opts) {

@@ -87,30 +87,37 @@ export function tracedClient(client: ProviderClient): ProviderClient {
       }
       span.addEvent('response_headers');
       const inner = stream;
+      let chunks = 0;
+      const finish = () => {
+        if (!span.isRecording()) return;
+        span.setAttribute('switchyard.stream.chunks', chunks);
+        if (inner.usage) {
+          span.setAttribute('gen_ai.usage.input_tokens', inner.usage.input);
+          span.setAttribute('gen_ai.usage.output_tokens', inner.usage.output);
+        }
+        span.end();
+      };
       return {
         get usage() {
           return inner.usage;
         },
-        async *[Symbol.asyncIterator]() {
-          let chunks = 0;
-          try {
-            for await (const chunk of inner) {
-              if (chunks++ === 0) span.addEvent('first_chunk');
-              yield chunk;
-            }
-            span.setAttribute('switchyard.stream.chunks', chunks);
-            if (inner.usage) {
-              span.setAttribute('gen_ai.usage.input_tokens', inner.usage.input);
-              span.setAttribute('gen_ai.usage.output_tokens', inner.usage.output);
-            }
-            span.end();
-          } catch (err) {
-            fail(span, err);
-            throw err;
-          } finally {
-            // Left early (client gone): the span still ends.
-            if (span.isRecording()) span.end();
-          }
+        read: () =>
+          inner.read().then(
+            (batch) => {
+              if (!batch) finish();
+              else if (chunks === 0) span.addEvent('first_chunk');
+              if (batch) chunks += batch.length;
+              return batch;
+            },
+            (err: unknown) => {
+              if (span.isRecording()) fail(span, err);
+              throw err;
+            },
+          ),
+        close: () => {
+          // Left early (client gone): the span still ends.
+          if (span.isRecording()) span.end();
+          inner.close();
         },
       };
     },

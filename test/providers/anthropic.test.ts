@@ -10,6 +10,7 @@ import { anthropicAdapter } from '../../src/providers/anthropic/index.ts';
 import { fakeAnthropic } from '../support/fake-anthropic.ts';
 import { scripted, type ScriptedTurn } from '../support/fake-script.ts';
 import { sseFrame, startFakeUpstream, type FakeRequest, type FakeUpstream } from '../support/fake-upstream.ts';
+import { readChunks } from '../support/chat-stream.ts';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/anthropic/${name}`, import.meta.url), 'utf8');
 const fixtureJson = (name: string) => JSON.parse(fixture(name));
@@ -580,7 +581,7 @@ describe('anthropic adapter over HTTP (fake upstream)', () => {
     const client = httpProviderClient(anthropicAdapter);
     const stream = await client.chatStream(t, chat({ messages: [{ role: 'user', content: 'ping' }] }), opts);
     let text = '';
-    for await (const c of stream) text += c.choices[0].delta.content ?? '';
+    for (const c of await readChunks(stream)) text += c.choices[0].delta.content ?? '';
     assert.equal(text, 'echo: ping');
     assert.deepEqual(stream.usage, { input: 4, cacheRead: 2, cacheWrite: 0, output: 3, reasoning: 0 });
     const sent = up.requests.at(-1)!;

@@ -13,6 +13,7 @@ import { closeTransport } from '../../src/providers/transport.ts';
 import { startFakeUpstream } from '../support/fake-upstream.ts';
 import { scripted, type ScriptedTurn } from '../support/fake-script.ts';
 import { bedrockErrorReply, encodeEvent, encodeException, fakeBedrock, splitOdd } from '../support/fake-bedrock.ts';
+import { readChunks } from '../support/chat-stream.ts';
 
 const FIX = new URL('../fixtures/bedrock/', import.meta.url);
 const fixture = (name: string) => readFileSync(new URL(name, FIX));
@@ -606,7 +607,7 @@ describe('bedrock against the fake upstream', () => {
 
       const stream = await client.chatStream(t, req, opts);
       const chunks: ChatChunk[] = [];
-      for await (const c of stream) chunks.push(c);
+      await readChunks(stream, chunks);
       assert.ok(fakeBedrock.isStream(up.requests[1]));
       assert.equal(assemble(chunks).content, 'Checking the weather.');
       assert.equal(assemble(chunks).finish, 'tool_calls');
@@ -621,7 +622,7 @@ describe('bedrock against the fake upstream', () => {
       up.setHandler(scripted(fakeBedrock, () => ({ text: 'abcdefghi', cutAfter: 3, chunkDelayMs: 5 })));
       const cut: ChatChunk[] = [];
       await assert.rejects(async () => {
-        for await (const c of await client.chatStream(t, req, opts)) cut.push(c);
+        await readChunks(await client.chatStream(t, req, opts), cut);
       });
       assert.equal(assemble(cut).content, 'abcdef');
     } finally {

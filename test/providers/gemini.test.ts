@@ -9,6 +9,7 @@ import type { ChatChunk, ChatMessage, ChatRequest, EmbeddingsRequest, UpstreamTa
 import { fakeGemini, FAKE_THOUGHT_SIGNATURE } from '../support/fake-gemini.ts';
 import { scripted, type ScriptedTurn } from '../support/fake-script.ts';
 import { startFakeUpstream, type FakeRequest, type FakeUpstream } from '../support/fake-upstream.ts';
+import { readChunks } from '../support/chat-stream.ts';
 
 // ---------------------------------------------------------------- helpers
 
@@ -904,7 +905,7 @@ describe('gemini over HTTP against the fake upstream', () => {
   it('streams a chat', async () => {
     const stream = await client.chatStream(overHttp(), chat({ messages: [{ role: 'user', content: 'stream me' }] }), opts);
     const chunks: ChatChunk[] = [];
-    for await (const c of stream) chunks.push(c);
+    await readChunks(stream, chunks);
     assert.equal(assemble(chunks).content, 'echo: stream me');
     assert.deepEqual(stream.usage, { input: 7, cacheRead: 0, cacheWrite: 0, output: 9, reasoning: 2 });
     const sent = fake.requests[fake.requests.length - 1];

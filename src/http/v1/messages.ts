@@ -8,18 +8,18 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Services } from '../../app.ts';
-import type { StreamItem } from '../../gateway/chat.ts';
+import { isErrorItem, type StreamItem, type StreamItems } from '../../gateway/stream-relay.ts';
 import type { Candidate, RoutingPreferences } from '../../gateway/router.ts';
 import { AppError } from '../../errors.ts';
 import { estimatePromptTokens, promptTokenBound } from '../../providers/tokens.ts';
 import { toErrorResponse } from '../errors.ts';
 import { requestContext, servedByHeaders } from './context.ts';
-import { openEventStream } from './sse.ts';
+import { openEventStream, relayEventStream } from './sse.ts';
 import { anthropicErrorBody, toAnthropicError } from './messages/errors.ts';
 import { fromAnthropicCountTokensRequest, fromAnthropicRequest, type InboundOptions } from './messages/request.ts';
 import { toAnthropicResponse } from './messages/response.ts';
 import { CountTokensRequestSchema, MessagesRequestSchema } from './messages/schema.ts';
-import { AnthropicStreamEncoder, PING_EVENT, sseEvent, type AnthropicStreamEvent } from './messages/stream.ts';
+import { AnthropicStreamEncoder, PING_EVENT, sseEvent } from './messages/stream.ts';
 
 const AnthropicHeaders = z
   .object({
@@ -31,27 +31,14 @@ const AnthropicHeaders = z
 const security: Record<string, string[]>[] = [{ apiKeyAuth: [] }, { bearerAuth: [] }];
 
 /** Anthropic's stream: named events, `ping` during long silences (see openEventStream for the rest). */
-async function writeAnthropicStream(
-  reply: FastifyReply,
-  items: AsyncGenerator<StreamItem, void, undefined>,
-  encoder: AnthropicStreamEncoder,
-  heartbeatMs: number,
-  headers: Record<string, string>,
-): Promise<void> {
+function writeAnthropicStream(reply: FastifyReply, items: StreamItems, encoder: AnthropicStreamEncoder, heartbeatMs: number, headers: Record<string, string>): Promise<void> {
   const stream = openEventStream(reply, headers, heartbeatMs, sseEvent(PING_EVENT));
-  const write = (events: AnthropicStreamEvent[]) => stream.write(events.map(sseEvent).join(''));
-  try {
-    for await (const item of items) {
-      if (stream.gone) continue; // keep draining so the pipeline settles; the abort ends it quickly
-      await write('error' in item && !('choices' in item) ? encoder.error(item) : encoder.push(item));
-    }
-    if (!stream.gone) await write(encoder.end());
-    stream.end();
-    stream.close();
-  } catch (err) {
-    reply.log.error({ err }, 'stream writer failed');
-    stream.close(true);
-  }
+  const render = (batch: StreamItem[]) => {
+    let text = '';
+    for (const item of batch) for (const event of isErrorItem(item) ? encoder.error(item) : encoder.push(item)) text += sseEvent(event);
+    return text;
+  };
+  return relayEventStream(reply, items, stream, render, () => encoder.end().map(sseEvent).join(''));
 }
 
 export const messagesRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (app, { services }) => {

@@ -5,11 +5,11 @@
  * Anthropic named events in messages.ts).
  */
 import type { FastifyReply } from 'fastify';
-import type { StreamItem } from '../../gateway/chat.ts';
+import { isErrorItem, type StreamItem, type StreamItems } from '../../gateway/stream-relay.ts';
 
 export interface EventStreamWriter {
-  /** Writes pre-rendered SSE text; waits while the socket is backed up. No-op once the client is gone. */
-  write(text: string): Promise<void>;
+  /** Writes pre-rendered SSE text; returns a promise (to await) only while the socket is backed up. No-op once the client is gone. */
+  write(text: string): Promise<void> | undefined;
   readonly gone: boolean;
   /** Ends the response (with a last piece of text). */
   end(text?: string): void;
@@ -39,11 +39,11 @@ export function openEventStream(reply: FastifyReply, headers: Record<string, str
     get gone() {
       return res.destroyed;
     },
-    async write(text) {
+    write(text) {
       if (!text || res.destroyed) return;
       lastWrite = Date.now();
       if (res.write(text)) return;
-      await new Promise<void>((resolve) => {
+      return new Promise<void>((resolve) => {
         const done = () => {
           res.off('drain', done);
           res.off('close', done);
@@ -63,25 +63,46 @@ export function openEventStream(reply: FastifyReply, headers: Record<string, str
   };
 }
 
-/** OpenAI's stream: one `data:` line per item, `data: [DONE]` at the end (not after an error event). */
-export async function writeEventStream(
+/**
+ * Relays a stream's items to the client until it is over, then closes it (which settles and releases the
+ * upstream). After the client left, items are still read so the pipeline settles; the abort ends them quickly.
+ * `render` turns one batch into SSE text; `end` gives the text that closes a stream that did not fail.
+ */
+export async function relayEventStream(
   reply: FastifyReply,
-  items: AsyncGenerator<StreamItem, void, undefined>,
-  heartbeatMs: number,
-  headers: Record<string, string>,
+  items: StreamItems,
+  stream: EventStreamWriter,
+  render: (batch: StreamItem[]) => string,
+  end: () => string | undefined,
 ): Promise<void> {
-  const stream = openEventStream(reply, headers, heartbeatMs, ': keep-alive\n\n');
   let failed = false;
   try {
-    for await (const item of items) {
-      if (stream.gone) continue; // keep draining so the pipeline settles; the abort ends it quickly
-      if ('error' in item && !('choices' in item)) failed = true;
-      await stream.write(`data: ${JSON.stringify(item)}\n\n`);
+    for (let batch = await items.read(); batch; batch = await items.read()) {
+      if (stream.gone) continue;
+      if (isErrorItem(batch[batch.length - 1])) failed = true;
+      const backedUp = stream.write(render(batch));
+      if (backedUp) await backedUp;
     }
-    stream.end(failed ? undefined : 'data: [DONE]\n\n');
+    stream.end(failed || stream.gone ? undefined : end());
     stream.close();
   } catch (err) {
     reply.log.error({ err }, 'stream writer failed');
     stream.close(true);
+  } finally {
+    items.close();
   }
+}
+
+function renderOpenAI(batch: StreamItem[]): string {
+  let text = '';
+  for (let i = 0; i < batch.length; i++) text += `data: ${JSON.stringify(batch[i])}\n\n`;
+  return text;
+}
+
+const openAIEnd = () => 'data: [DONE]\n\n';
+
+/** OpenAI's stream: one `data:` line per item, `data: [DONE]` at the end (not after an error event). */
+export function writeEventStream(reply: FastifyReply, items: StreamItems, heartbeatMs: number, headers: Record<string, string>): Promise<void> {
+  const stream = openEventStream(reply, headers, heartbeatMs, ': keep-alive\n\n');
+  return relayEventStream(reply, items, stream, renderOpenAI, openAIEnd);
 }

@@ -7,7 +7,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { ChatChunk, ChatCompletion, ChatRequest, EmbeddingsResult, ToolCall, Usage } from '../types.ts';
-import type { ChatStream, ProviderClient } from '../client.ts';
+import type { ProviderClient } from '../client.ts';
+import { iteratorStream } from '../chat-stream.ts';
 import { UpstreamError } from '../errors.ts';
 import type { CancelSignal } from '../cancel.ts';
 import { countText, estimatePromptTokens, estimateInputTokens } from '../tokens.ts';
@@ -133,26 +134,21 @@ export function mockClient(latencyMs: () => number): ProviderClient {
         model: target.model,
         choices: [{ index: 0, delta, finish_reason: finish }],
       });
-      const stream: ChatStream = {
-        get usage() {
-          return usage;
-        },
-        async *[Symbol.asyncIterator]() {
-          yield chunk({ role: 'assistant', content: '' });
-          for (const word of (turn.content ?? '').split(/(?<=\s)/)) {
-            if (!word) continue;
-            opts.signal?.throwIfAborted();
-            yield chunk({ content: word });
-          }
-          for (const [index, call] of (turn.toolCalls ?? []).entries()) {
-            yield chunk({ tool_calls: [{ index, id: call.id, type: 'function', function: { name: call.function.name, arguments: '' } }] });
-            yield chunk({ tool_calls: [{ index, function: { arguments: call.function.arguments } }] });
-          }
-          yield chunk({}, turn.finish);
-          usage = usageOf(req, turn);
-        },
-      };
-      return stream;
+      async function* chunks(): AsyncGenerator<ChatChunk> {
+        yield chunk({ role: 'assistant', content: '' });
+        for (const word of (turn.content ?? '').split(/(?<=\s)/)) {
+          if (!word) continue;
+          opts.signal?.throwIfAborted();
+          yield chunk({ content: word });
+        }
+        for (const [index, call] of (turn.toolCalls ?? []).entries()) {
+          yield chunk({ tool_calls: [{ index, id: call.id, type: 'function', function: { name: call.function.name, arguments: '' } }] });
+          yield chunk({ tool_calls: [{ index, function: { arguments: call.function.arguments } }] });
+        }
+        yield chunk({}, turn.finish);
+        usage = usageOf(req, turn);
+      }
+      return iteratorStream(chunks(), () => usage);
     },
 
     async embeddings(target, req, opts): Promise<EmbeddingsResult> {
