@@ -9,7 +9,7 @@ let db;
 let server;
 try {
   // A small buffer cache: the embedded database serves one gateway, and its memory counts against the process.
-  const options = { postgresqlconf: ['shared_buffers = 16MB'] };
+  const options = { postgresqlconf: ['shared_buffers = 16MB', 'full_page_writes = off'] };
   db = dataDir ? await PGlite.create(dataDir, options) : await PGlite.create(options);
   // One connection: PGlite is single-session, and interleaving transactions of several clients is unsafe.
   server = new PGLiteSocketServer({ db, path: socketPath, maxConnections: 1 });

@@ -1,14 +1,14 @@
 /**
- * Bulk insert of request-log rows as one `INSERT ... SELECT FROM unnest(...)` (see unnest.ts): one array
- * parameter per column instead of one parameter per value (this runs for every request, in batches).
+ * Bulk insert of request-log rows as one statement with one JSON parameter (see bulk-insert.ts): this runs
+ * for every request, in batches.
  */
 import type { Insertable, Kysely, Transaction } from 'kysely';
 import type { Database, RequestLogsTable } from './schema.ts';
-import { unnestInsert } from './unnest.ts';
+import { bulkInsert } from './bulk-insert.ts';
 
 type Row = Insertable<RequestLogsTable>;
 
-/** Column, PostgreSQL array type, and the value used when a record leaves it out (the column default). */
+/** Column, PostgreSQL type, and the value used when a record leaves it out (the column default). */
 const COLUMNS: [keyof Row & string, string, unknown][] = [
   ['request_id', 'text', null],
   ['created_at', 'timestamptz', null],
@@ -39,17 +39,17 @@ const COLUMNS: [keyof Row & string, string, unknown][] = [
   ['org_id', 'text', null],
 ];
 
-const insert = unnestInsert('request_logs', COLUMNS.map(([name, type]) => [name, type] as const));
+const insert = bulkInsert('request_logs', COLUMNS.map(([name, type]) => [name, type] as const));
 
 export async function insertRequestLogs(db: Kysely<Database> | Transaction<Database>, rows: Row[]): Promise<void> {
   if (!rows.length) return;
   const now = new Date();
-  const arrays = COLUMNS.map(([name, , fallback]) =>
-    rows.map((r) => {
+  const values = rows.map((r) =>
+    COLUMNS.map(([name, , fallback]) => {
       const v = r[name] as unknown;
       if (v === undefined || v === null) return name === 'created_at' ? now : fallback;
       return typeof v === 'bigint' ? v.toString() : v;
     }),
   );
-  await insert(db, arrays);
+  await insert(db, values);
 }

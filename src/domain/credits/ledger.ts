@@ -11,7 +11,7 @@ import { newId } from '../ids.ts';
 import type { CacheBus } from '../cache-bus.ts';
 import type { AuditActor } from '../audit/audit.ts';
 import { picoToUsdNumber } from './units.ts';
-import { unnestInsert, type UnnestColumn } from '../../store/unnest.ts';
+import { bulkInsert, type BulkColumn } from '../../store/bulk-insert.ts';
 
 export type Executor = Db | Transaction<Database>;
 export type OwnerType = 'user' | 'org';
@@ -63,7 +63,7 @@ export interface AppliedCharges {
 }
 
 /** The columns a charge batch writes, in the order writeCharges fills them. */
-const CHARGE_COLUMNS: UnnestColumn[] = [
+const CHARGE_COLUMNS: BulkColumn[] = [
   ['account_id', 'text'],
   ['kind', 'text'],
   ['amount', 'numeric'],
@@ -76,7 +76,7 @@ const CHARGE_COLUMNS: UnnestColumn[] = [
   ['actor_id', 'text'],
   ['metadata', 'jsonb'],
 ];
-const insertCharges = unnestInsert('credit_transactions', CHARGE_COLUMNS);
+const insertCharges = bulkInsert('credit_transactions', CHARGE_COLUMNS);
 
 export const insufficientBalance = (message = 'This would take the balance below zero.') => new AppError(409, 'conflict_error', message, 'balance_would_be_negative');
 
@@ -250,9 +250,8 @@ export class Ledger {
         .where(sql<boolean>`reference_id = any(${[...new Set(charges.map((c) => c.chargeId))]}::text[])`)
         .execute();
       const seen = new Set(existing.map((e) => `${e.account_id}|${e.reference_id}`));
-      // Column-major arrays for one `insert ... select from unnest(...)`, in the batch's order.
-      const cols: (string | null)[][] = CHARGE_COLUMNS.map(() => []);
-      const [account, kind, amount, balanceAfter, refType, refId, apiKey, model, actorType, actorId, metadata] = cols;
+      // One row per new charge, values in CHARGE_COLUMNS order, for one bulk insert in the batch's order.
+      const rows: (string | null)[][] = [];
       for (const c of charges) {
         const s = state.get(c.accountId);
         const key = `${c.accountId}|${c.chargeId}`;
@@ -260,19 +259,9 @@ export class Ledger {
         seen.add(key);
         s.balance -= c.amount;
         s.applied += c.amount;
-        account.push(c.accountId);
-        kind.push('charge');
-        amount.push((-c.amount).toString());
-        balanceAfter.push(s.balance.toString());
-        refType.push('request');
-        refId.push(c.chargeId);
-        apiKey.push(c.apiKeyId);
-        model.push(c.model);
-        actorType.push('system');
-        actorId.push(null);
-        metadata.push(JSON.stringify({ request_id: c.requestId }));
+        rows.push([c.accountId, 'charge', (-c.amount).toString(), s.balance.toString(), 'request', c.chargeId, c.apiKeyId, c.model, 'system', null, JSON.stringify({ request_id: c.requestId })]);
       }
-      await insertCharges(trx, cols);
+      await insertCharges(trx, rows);
       const out: AppliedCharges[] = [];
       for (const [id, s] of state) {
         if (s.applied === 0n) {
