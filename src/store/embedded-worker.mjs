@@ -9,6 +9,8 @@ let db;
 let server;
 try {
   // A small buffer cache: the embedded database serves one gateway, and its memory counts against the process.
+  // No full-page images in the WAL: they guard against torn pages after an OS crash, which PGlite (fsync off)
+  // does not survive anyway; they were a large share of the WAL written for the request log's indexes.
   const options = { postgresqlconf: ['shared_buffers = 16MB', 'full_page_writes = off'] };
   db = dataDir ? await PGlite.create(dataDir, options) : await PGlite.create(options);
   // One connection: PGlite is single-session, and interleaving transactions of several clients is unsafe.
