@@ -1,6 +1,5 @@
 /** buildServer(config): wires the parts, plugins and routes. No logic of its own. */
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
-import { randomUUID } from 'node:crypto';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Config } from './config/schema.ts';
 import { closeServices, createServices, type CreateServicesOptions, type Services } from './app.ts';
@@ -34,6 +33,7 @@ import { couponRoutes } from './http/api/coupons.ts';
 import { routerRoutes } from './http/api/routers.ts';
 import { adminCouponRoutes } from './http/api/admin/coupons.ts';
 import { loggerOptions, type Logger } from './telemetry/logger.ts';
+import { timeOrderedHex } from './domain/ids.ts';
 
 export interface Server {
   app: FastifyInstance<any, any, any, any, ZodTypeProvider>;
@@ -53,7 +53,7 @@ export async function buildServer(config: Config, opts: CreateServicesOptions = 
     trustProxy: typeof config.trustProxy === 'number' ? ((hops) => (_addr: string, i: number) => i < hops)(config.trustProxy) : config.trustProxy,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : `req_${randomUUID().replace(/-/g, '')}`;
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : `req_${timeOrderedHex()}`;
     },
     // Per-request logs are written by our own hooks (failures only); the hot path stays quiet.
     logController: new LogController({ disableRequestLogging: true }),

@@ -4,6 +4,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { sql } from 'kysely';
+import { recordedCharges } from '../../src/domain/credits/ledger.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { startFakeUpstream, type FakeUpstream } from '../support/fake-upstream.ts';
 import { scripted } from '../support/fake-script.ts';
@@ -124,6 +126,26 @@ describe('concurrent load on one account', () => {
     const rows = await charges(acct.id);
     assert.equal(rows.length, 1);
     assert.ok((await server.services.ledger.verify(acct.id)).ok);
+  });
+
+  it('finds the already-recorded charges of a batch by index probes, not by reading every charge', async () => {
+    // A ledger with some history (rolled back afterwards), so the planner weighs a scan against probes.
+    let plan = '';
+    const rollback = new Error('rollback');
+    await assert.rejects(
+      server.services.database.db.transaction().execute(async (trx) => {
+        await sql`insert into credit_accounts (id, owner_type, owner_id) select 'acct_plan_' || i, 'user', 'usr_plan_' || i from generate_series(0, 3) i`.execute(trx);
+        await sql`insert into credit_transactions (account_id, kind, amount, balance_after, reference_type, reference_id, actor_type)
+          select 'acct_plan_' || (i % 4), 'charge', -1, 0, 'request', 'charge-' || i, 'system' from generate_series(1, 20000) i`.execute(trx);
+        await sql`analyze credit_transactions`.execute(trx);
+        const { rows } = await sql<{ 'QUERY PLAN': string }>`explain ${recordedCharges([{ accountId: 'acct_plan_1', chargeId: 'charge-1' }, { accountId: 'acct_plan_2', chargeId: 'charge-2' }])}`.execute(trx);
+        plan = rows.map((r) => r['QUERY PLAN']).join('\n');
+        throw rollback;
+      }),
+      (err) => err === rollback,
+    );
+    assert.match(plan, /Nested Loop/, plan);
+    assert.match(plan, /Index Cond: \(\(account_id = k\.account_id\) AND \(reference_id = k\.reference_id\)\)/, plan);
   });
 });
 

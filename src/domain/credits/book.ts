@@ -3,13 +3,13 @@
  * I/O for a warm account in memory mode. Exact charges go to the batched ChargeWriter; the ledger remains
  * the source of truth and the book follows it (version-guarded) after every write.
  */
-import { randomUUID } from 'node:crypto';
 import { AppError } from '../../errors.ts';
 import type { CacheBus } from '../cache-bus.ts';
 import type { LimitsJson } from '../../store/schema.ts';
 import type { Ledger, Owner } from './ledger.ts';
 import type { ReservationStore } from './reservations.ts';
 import { picoToMicroCeil, picoToMicroFloor, picoToUsdNumber, usdToPico } from './units.ts';
+import { timeOrderedHex } from '../ids.ts';
 
 export interface Budget {
   keyId: string;
@@ -135,7 +135,7 @@ export class CreditBook {
     if (!(await this.reserveSlot(acctSlot(accountId), amount, () => this.load(accountId)))) {
       throw insufficient('Insufficient credits for this request. Add credits or lower max_tokens.');
     }
-    const hold: Hold = { accountId, reserved: amount, budgetSlot: undefined, budgetKeyId: undefined, chargeId: randomUUID(), done: false };
+    const hold: Hold = { accountId, reserved: amount, budgetSlot: undefined, budgetKeyId: undefined, chargeId: timeOrderedHex(), done: false };
     if (budget) {
       const since = periodStart(budget.limits.period);
       const slot = budgetSlot(budget, since);
@@ -158,7 +158,7 @@ export class CreditBook {
 
   /** A hold without a reservation (postpaid accounts): settles a charge, never refuses. */
   open(accountId: string): Hold {
-    return { accountId, reserved: 0, budgetSlot: undefined, budgetKeyId: undefined, chargeId: randomUUID(), done: false };
+    return { accountId, reserved: 0, budgetSlot: undefined, budgetKeyId: undefined, chargeId: timeOrderedHex(), done: false };
   }
 
   /** Ends the hold and records the exact cost (nothing when zero). Safe to call more than once. */

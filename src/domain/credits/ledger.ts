@@ -78,6 +78,17 @@ const CHARGE_COLUMNS: BulkColumn[] = [
 ];
 const insertCharges = bulkInsert('credit_transactions', CHARGE_COLUMNS);
 
+/**
+ * The charges of a batch already in the ledger. Joined on (account_id, reference_id), each charge is one probe
+ * of credit_tx_charge_uq; a filter on reference_id alone cannot use that index and read every charge ever written.
+ */
+export function recordedCharges(charges: readonly { accountId: string; chargeId: string }[]) {
+  return sql<{ account_id: string; reference_id: string }>`
+    select t.account_id, t.reference_id
+    from unnest(${charges.map((c) => c.accountId)}::text[], ${charges.map((c) => c.chargeId)}::text[]) as k(account_id, reference_id)
+    join credit_transactions t on t.account_id = k.account_id and t.reference_id = k.reference_id and t.kind = 'charge'`;
+}
+
 export const insufficientBalance = (message = 'This would take the balance below zero.') => new AppError(409, 'conflict_error', message, 'balance_would_be_negative');
 
 export function transactionView(r: Selectable<CreditTransactionsTable>) {
@@ -243,12 +254,7 @@ export class Ledger {
       // Array parameters (`= any($1)`), not one parameter per id: this runs for every batch of up to 500 charges.
       const accounts = await trx.selectFrom('credit_accounts').select(['id', 'balance', 'version']).where(sql<boolean>`id = any(${ids}::text[])`).orderBy('id').forUpdate().execute();
       const state = new Map(accounts.map((a) => [a.id, { balance: BigInt(a.balance), version: BigInt(a.version), applied: 0n }]));
-      const existing = await trx
-        .selectFrom('credit_transactions')
-        .select(['account_id', 'reference_id'])
-        .where('kind', '=', 'charge')
-        .where(sql<boolean>`reference_id = any(${[...new Set(charges.map((c) => c.chargeId))]}::text[])`)
-        .execute();
+      const { rows: existing } = await recordedCharges(charges).execute(trx);
       const seen = new Set(existing.map((e) => `${e.account_id}|${e.reference_id}`));
       // One row per new charge, values in CHARGE_COLUMNS order, for one bulk insert in the batch's order.
       const rows: (string | null)[][] = [];
