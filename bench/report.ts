@@ -58,7 +58,11 @@ export function checkTargets(r: RunReport): TargetCheck[] {
   const pk = chat && byTarget(chat.figures, 'portkey');
   checks.push(
     sy && pk && pk.rps > 0
-      ? { goal: 'Non-streaming throughput >= 5x Portkey (same run)', measured: `${int(sy.rps)} vs ${int(pk.rps)} req/s = ${f(sy.rps / pk.rps, 1)}x`, verdict: sy.rps >= 5 * pk.rps ? 'PASS' : 'MISS' }
+      ? {
+          goal: 'Non-streaming throughput >= 5x Portkey (same run)',
+          measured: `${int(sy.rps)} vs ${int(pk.rps)} req/s = ${f(sy.rps / pk.rps, 1)}x${sy.sustainedRps !== undefined && sy.drainS ? `; ${f(sy.sustainedRps / pk.rps, 1)}x counting the ${f(sy.drainS, 1)} s the database needed to catch up` : ''}`,
+          verdict: sy.rps >= 5 * pk.rps ? 'PASS' : 'MISS',
+        }
       : { goal: 'Non-streaming throughput >= 5x Portkey (same run)', measured: chat ? 'Portkey not measured' : 'scenario not run', verdict: 'n/a' },
   );
 
@@ -144,9 +148,11 @@ function scenarioMarkdown(s: ScenarioResult): string {
       f(x.cpuMsPerRequest, 3),
       f(x.process?.loopMaxMs),
       int(x.process?.peakRssMb),
+      x.backlogRows === undefined ? '' : `${int(x.backlogRows)} rows, ${f(x.drainS, 1)} s`,
+      x.sustainedRps === undefined ? '' : int(x.sustainedRps),
       x.wrk ? `${int(x.wrk.rps)} req/s, p99 ${f(x.wrk.latencyP99Ms, 2)} ms` : '',
     ]);
-    const head = ['target', 'req/s', 'per round', 'of direct', 'p50 ms', 'p99 ms', 'failed', 'CPU ms/req', 'loop max ms', 'peak RSS MB'];
+    const head = ['target', 'req/s', 'per round', 'of direct', 'p50 ms', 'p99 ms', 'failed', 'CPU ms/req', 'loop max ms', 'peak RSS MB', 'DB behind at end', 'sustained req/s'];
     const withWrk = s.figures.some((x) => x.wrk);
     return table(withWrk ? [...head, 'wrk'] : head, withWrk ? rows : rows.map((r) => r.slice(0, -1)));
   }
@@ -245,8 +251,8 @@ export function renderConsole(r: RunReport, checks: TargetCheck[]): string {
     let head: string[];
     let rows: string[][];
     if (s.kind === 'throughput') {
-      head = ['target', 'req/s', 'p50 ms', 'p99 ms', 'failed', 'CPU ms/req', 'loop max', 'RSS MB'];
-      rows = s.figures.map((x) => [x.target, int(x.rps), f(x.latencyP50, 0), f(x.latencyP99, 0), int(x.failed), f(x.cpuMsPerRequest, 3), f(x.process?.loopMaxMs), int(x.process?.peakRssMb)]);
+      head = ['target', 'req/s', 'p50 ms', 'p99 ms', 'failed', 'CPU ms/req', 'loop max', 'RSS MB', 'sustained'];
+      rows = s.figures.map((x) => [x.target, int(x.rps), f(x.latencyP50, 0), f(x.latencyP99, 0), int(x.failed), f(x.cpuMsPerRequest, 3), f(x.process?.loopMaxMs), int(x.process?.peakRssMb), x.sustainedRps === undefined ? '' : int(x.sustainedRps)]);
     } else if (s.kind === 'latency') {
       head = ['target', 'rate', 'p50 ms', 'p99 ms', 'max ms', 'failed', 'loop max'];
       rows = s.figures.map((x) => [x.target, int(x.rate), f(x.latency.p50, 2), f(x.latency.p99, 2), f(x.latency.max, 2), int(x.failed), f(x.process?.loopMaxMs)]);

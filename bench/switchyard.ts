@@ -58,6 +58,11 @@ export async function startSwitchyard(o: SwitchyardOptions): Promise<RunningSwit
       headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
       modelId: (m) => `bench/${m}`,
       process: proc,
+      backlog: async () => {
+        const res = await fetch(origin + '/health', { signal: AbortSignal.timeout(15_000) });
+        const h = (await res.json()) as { request_log?: { queue_depth?: number }; charges?: { queue_depth?: number } };
+        return (h.request_log?.queue_depth ?? 0) + (h.charges?.queue_depth ?? 0);
+      },
     });
     const check = async (apiKey: string) => {
       const t = target(apiKey);

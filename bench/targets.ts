@@ -16,6 +16,8 @@ export interface Target {
   modelId(upstreamModel: string): string;
   /** The process whose event loop, memory and CPU are measured (the upstream for `direct`). */
   process: BenchProcess;
+  /** Rows the gateway's write-behind queues still hold (request log + charges); only targets that have them. */
+  backlog?(): Promise<number>;
 }
 
 export const CHAT_PATH = '/v1/chat/completions';

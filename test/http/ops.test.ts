@@ -102,6 +102,10 @@ describe('ops endpoints', () => {
     assert.equal(body.status, 'ok');
     assert.equal(body.database.ok, true);
     assert.ok(['embedded', 'postgres'].includes(body.database.kind));
+    // The write-behind queues: what the database still has to catch up with.
+    assert.equal(typeof body.request_log.queue_depth, 'number');
+    assert.deepEqual(Object.keys(body.charges).sort(), ['failed_batches', 'queue_depth']);
+    assert.equal(typeof body.charges.queue_depth, 'number');
   });
 
   it('/live and /ready', async () => {

@@ -42,6 +42,15 @@ describe('request log at scale (migration 006)', () => {
     assert.match(plan, /request_logs_org_created_idx/);
   });
 
+  it('request_logs keeps only the indexes queries use (migration 007 dropped (model, created_at))', async () => {
+    const { rows } = await sql<{ indexname: string }>`
+      select indexname from pg_indexes where schemaname = current_schema() and tablename = 'request_logs' order by indexname`.execute(handle.db);
+    assert.deepEqual(
+      rows.map((r) => r.indexname),
+      ['request_logs_created_at_idx', 'request_logs_org_created_idx', 'request_logs_pkey', 'request_logs_request_id_idx', 'request_logs_user_created_idx'],
+    );
+  });
+
   it('cost_pico is numeric(38,0) in the request log and every rollup table', async () => {
     const { rows } = await sql<{ table_name: string; data_type: string; numeric_precision: number; numeric_scale: number }>`
       select table_name, data_type, numeric_precision, numeric_scale from information_schema.columns

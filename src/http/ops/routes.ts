@@ -33,6 +33,8 @@ export const opsRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (a
       uptime_seconds: Math.round((Date.now() - services.startedAt.getTime()) / 1000),
       database: { ok: dbOk, kind: services.database.kind, latency_ms: Math.round((performance.now() - t0) * 100) / 100 },
       request_log: { queue_depth: services.requestLog.depth, dropped: services.requestLog.dropped },
+      // Charges are never dropped: a growing depth or failing batches mean the ledger is falling behind.
+      charges: { queue_depth: services.charges.depth, failed_batches: services.charges.failures },
       redis: redis ? { configured: true, ...redis } : { configured: false },
       providers: providerHealth(services),
     };

@@ -6,6 +6,7 @@ import * as m003 from './003_observability.ts';
 import * as m004 from './004_money.ts';
 import * as m005 from './005_billing.ts';
 import * as m006 from './006_request_log_scale.ts';
+import * as m007 from './007_request_log_write_cost.ts';
 
 export const migrations: Record<string, Migration> = {
   '001_initial': m001,
@@ -14,4 +15,5 @@ export const migrations: Record<string, Migration> = {
   '004_money': m004,
   '005_billing': m005,
   '006_request_log_scale': m006,
+  '007_request_log_write_cost': m007,
 };
