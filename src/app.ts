@@ -26,6 +26,7 @@ import { EndedSessions } from './domain/auth/ended-sessions.ts';
 import { Ledger } from './domain/credits/ledger.ts';
 import { CreditBook } from './domain/credits/book.ts';
 import { ChargeWriter } from './domain/credits/charge-writer.ts';
+import { EmbeddedMaintenance } from './store/maintenance.ts';
 import { MemoryReservations, RedisReservations } from './domain/credits/reservations.ts';
 import { usdToPico } from './domain/credits/units.ts';
 import { ensureBootstrapKey } from './domain/auth/bootstrap-key.ts';
@@ -60,6 +61,8 @@ export interface Services {
   ledger: Ledger;
   credits: CreditBook;
   charges: ChargeWriter;
+  /** Analyze and vacuum for the embedded database, whose single-user PostgreSQL has no autovacuum. */
+  maintenance: EmbeddedMaintenance | undefined;
   /** Health, incidents, rollups, retention, client events, operator caches, tracing (issue 5). */
   observability: Observability;
   /** Plans and tiers (limits, features, allowances); the same instance gateway admission reads. */
@@ -102,6 +105,8 @@ export async function createServices(config: Config, opts: CreateServicesOptions
     const ledger = new Ledger(database.db, bus);
     const credits = new CreditBook(redis ? new RedisReservations(redis) : new MemoryReservations(), ledger, bus);
     const charges = new ChargeWriter(ledger, credits, log, { batchSize: 500, flushIntervalMs: config.credits.chargeFlushIntervalMs });
+    const maintenance = database.kind === 'embedded' ? new EmbeddedMaintenance(database.db, log) : undefined;
+    maintenance?.start();
     const gateway = new Gateway(config, registry, catalog, metrics, requestLog, bus, redis, credits, log);
     // Open breakers tripped by other instances before this one started.
     await gateway.resilience.breakers.restore().catch((err) => log.warn({ err }, 'could not restore circuit breakers from Redis'));
@@ -168,6 +173,7 @@ export async function createServices(config: Config, opts: CreateServicesOptions
       ledger,
       credits,
       charges,
+      maintenance,
       observability,
       plans,
       billing,
@@ -188,6 +194,7 @@ export async function closeServices(s: Services): Promise<void> {
   await s.requestLog.drain();
   await s.observability.close();
   await s.keyUsage.stop();
+  await s.maintenance?.stop();
   await s.redis?.close();
   await s.database.close();
   await closeTransport();

@@ -79,14 +79,19 @@ const CHARGE_COLUMNS: BulkColumn[] = [
 const insertCharges = bulkInsert('credit_transactions', CHARGE_COLUMNS);
 
 /**
- * The charges of a batch already in the ledger. Joined on (account_id, reference_id), each charge is one probe
- * of credit_tx_charge_uq; a filter on reference_id alone cannot use that index and read every charge ever written.
+ * The charges of a batch already in the ledger: one probe of credit_tx_charge_uq per charge. The LATERAL
+ * subquery with LIMIT cannot be turned into a join, so the plan does not depend on table statistics (the
+ * embedded database has no autovacuum to gather them, and a hash join there read every charge ever written).
  */
 export function recordedCharges(charges: readonly { accountId: string; chargeId: string }[]) {
   return sql<{ account_id: string; reference_id: string }>`
-    select t.account_id, t.reference_id
+    select k.account_id, k.reference_id
     from unnest(${charges.map((c) => c.accountId)}::text[], ${charges.map((c) => c.chargeId)}::text[]) as k(account_id, reference_id)
-    join credit_transactions t on t.account_id = k.account_id and t.reference_id = k.reference_id and t.kind = 'charge'`;
+    cross join lateral (
+      select 1 from credit_transactions t
+      where t.account_id = k.account_id and t.reference_id = k.reference_id and t.kind = 'charge'
+      limit 1
+    ) as hit`;
 }
 
 export const insufficientBalance = (message = 'This would take the balance below zero.') => new AppError(409, 'conflict_error', message, 'balance_would_be_negative');

@@ -1,0 +1,88 @@
+/**
+ * Autovacuum for the embedded database. PGlite runs PostgreSQL in single-user mode, where the autovacuum
+ * launcher never starts: without this job no table is ever analyzed (the planner then treats every table
+ * as tiny and picks plans that read a whole table) and dead rows (updated balances, pruned logs) are never
+ * reclaimed. It applies autovacuum's own default thresholds, from the same statistics, once a minute.
+ * PostgreSQL servers run their own autovacuum; this job is only started for the embedded database.
+ */
+import { sql, type Kysely } from 'kysely';
+import type { Database } from './schema.ts';
+import type { Logger } from '../telemetry/logger.ts';
+
+const INTERVAL_MS = 60_000;
+
+/** PostgreSQL's autovacuum defaults: a fixed threshold plus a fraction of the table's rows. */
+const ANALYZE_THRESHOLD = 50;
+const ANALYZE_SCALE = 0.1;
+const VACUUM_THRESHOLD = 50;
+const VACUUM_SCALE = 0.2;
+
+interface TableStats {
+  relname: string;
+  reltuples: number;
+  n_mod_since_analyze: string;
+  n_dead_tup: string;
+}
+
+export interface MaintenancePass {
+  analyzed: string[];
+  vacuumed: string[];
+}
+
+export class EmbeddedMaintenance {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<MaintenancePass> | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    const schedule = () => {
+      this.timer = setTimeout(() => {
+        void this.run()
+          .catch((err) => this.log.warn({ err }, 'embedded database maintenance failed'))
+          .finally(() => !this.stopped && schedule());
+      }, INTERVAL_MS);
+      this.timer.unref();
+    };
+    schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running?.catch(() => undefined);
+  }
+
+  /** One pass: vacuums (with analyze) or analyzes the tables past autovacuum's thresholds. */
+  run(): Promise<MaintenancePass> {
+    this.running ??= this.pass().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async pass(): Promise<MaintenancePass> {
+    const { rows } = await sql<TableStats>`
+      select s.relname, c.reltuples, s.n_mod_since_analyze, s.n_dead_tup
+      from pg_stat_user_tables s join pg_class c on c.oid = s.relid
+      where s.schemaname = current_schema()`.execute(this.db);
+    const done: MaintenancePass = { analyzed: [], vacuumed: [] };
+    const started = performance.now();
+    for (const t of rows) {
+      if (this.stopped) break;
+      const tuples = Math.max(0, Number(t.reltuples)); // -1: never analyzed
+      const table = sql.table(t.relname);
+      if (Number(t.n_dead_tup) > VACUUM_THRESHOLD + VACUUM_SCALE * tuples) {
+        await sql`vacuum (analyze) ${table}`.execute(this.db);
+        done.vacuumed.push(t.relname);
+      } else if (Number(t.n_mod_since_analyze) > ANALYZE_THRESHOLD + ANALYZE_SCALE * tuples) {
+        await sql`analyze ${table}`.execute(this.db);
+        done.analyzed.push(t.relname);
+      }
+    }
+    if (done.analyzed.length || done.vacuumed.length) this.log.info({ ...done, ms: Math.round(performance.now() - started) }, 'embedded database maintenance');
+    return done;
+  }
+}
