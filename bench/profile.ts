@@ -1,12 +1,13 @@
 /**
  * Hot-path profiles: Switchyard restarted under `node --cpu-prof` (profiles in bench/.out/profiles), loaded
- * with the non-streaming and the streaming scenario, stopped so that V8 writes the profile, and summarized
+ * with the non-streaming (closed and open loop) and the streaming scenario, stopped so that V8 writes the profile, and summarized
  * over the load window only (start-up and shutdown excluded).
  */
 import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import type { BenchOptions } from './options.ts';
 import { runClosedLoop } from './load/closed-loop.ts';
+import { runOpenLoop } from './load/open-loop.ts';
 import { runStreams } from './load/streams.ts';
 import { summarizeProfileFile, type ProfileSummary } from './cpuprofile-summary.ts';
 import type { BenchModels } from './scenarios.ts';
@@ -49,6 +50,7 @@ export async function profileHotPath(gateway: Gateway, models: BenchModels, o: B
   const results: ProfileResult[] = [];
   const plans = [
     { scenario: 'chat', load: `non-streaming chat, closed loop, ${o.connections} connections, ${o.durationS} s` },
+    { scenario: 'chat-latency', load: `non-streaming chat, open loop at ${o.rates[0]} req/s, ${o.durationS} s` },
     { scenario: 'stream-200', load: `${o.streams} concurrent ${o.streamChunks}-chunk streams (${o.chunkIntervalMs} ms pacing)` },
   ];
   for (const plan of plans) {
@@ -67,6 +69,9 @@ export async function profileHotPath(gateway: Gateway, models: BenchModels, o: B
       from = (await sy.process.readProbe())?.monotonicUs ?? 0;
       if (plan.scenario === 'chat') {
         const r = await runClosedLoop({ url: t.origin + CHAT_PATH, headers: t.headers, body: chatBody(t, models.chat, false), connections: o.connections, durationS: o.durationS });
+        requests = r.ok;
+      } else if (plan.scenario === 'chat-latency') {
+        const r = await runOpenLoop({ origin: t.origin, path: CHAT_PATH, headers: t.headers, body: chatBody(t, models.chat, false), rate: o.rates[0], durationS: o.durationS, warmupS: 0 });
         requests = r.ok;
       } else {
         const r = await runStreams({ origin: t.origin, path: CHAT_PATH, headers: t.headers, body: chatBody(t, models.stream200, true), streams: o.streams, rampMs: o.rampMs });
