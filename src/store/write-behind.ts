@@ -17,6 +17,9 @@ export interface WriteBehindHandlers<T> {
   depth?(n: number): void;
 }
 
+/** 'full': only full batches (a batch filled); 'due': what is queued now (the timer); 'all': until empty (flush, drain). */
+type WriteMode = 'full' | 'due' | 'all';
+
 export class WriteBehind<T> {
   private queue: T[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -51,7 +54,9 @@ export class WriteBehind<T> {
 
   private queued(): void {
     this.handlers.depth?.(this.queue.length);
-    if (this.queue.length >= this.opts.batchSize) void this.flush();
+    // While a write runs, its loop takes every batch that fills (no waiter per push); after a failure, the
+    // backoff timer decides when to try again.
+    if (!this.flushing && !this.retries && this.queue.length >= this.opts.batchSize) void this.write('full');
     else this.schedule(this.opts.flushIntervalMs);
   }
 
@@ -59,23 +64,34 @@ export class WriteBehind<T> {
     if (this.timer || this.closed) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      void this.flush();
+      void this.write('due');
     }, ms);
     this.timer.unref();
   }
 
-  /** Writes everything queued so far (a retried batch stays queued); resolves when done. */
-  async flush(): Promise<void> {
+  /** Writes everything queued, including what arrives meanwhile (a retried batch stays queued); resolves when done. */
+  flush(): Promise<void> {
+    return this.write('all');
+  }
+
+  private async write(mode: WriteMode): Promise<void> {
     while (this.flushing) await this.flushing;
     if (!this.queue.length) return;
-    this.flushing = this.writeAll().finally(() => {
+    this.flushing = this.writeAll(mode).finally(() => {
       this.flushing = undefined;
     });
     await this.flushing;
   }
 
-  private async writeAll(): Promise<void> {
-    while (this.queue.length) {
+  /**
+   * Background passes write full batches, and the timer's pass also what was queued when it fired; items that
+   * arrive meanwhile and do not fill a batch wait for the next timer. Otherwise, at moderate rates, the writer
+   * would chase every few new items with another tiny transaction, keeping the database busy with per-batch
+   * overhead.
+   */
+  private async writeAll(mode: WriteMode): Promise<void> {
+    let owed = mode === 'due' ? this.queue.length : 0;
+    while (this.queue.length && (mode === 'all' || owed > 0 || this.queue.length >= this.opts.batchSize)) {
       const batch = this.queue.slice(0, this.opts.batchSize);
       try {
         await this.handlers.write(batch);
@@ -88,8 +104,10 @@ export class WriteBehind<T> {
         }
       }
       this.queue.splice(0, batch.length);
+      owed -= batch.length;
       this.handlers.depth?.(this.queue.length);
     }
+    if (this.queue.length) this.schedule(this.opts.flushIntervalMs);
   }
 
   /** Stops the timer and writes what is left, retrying a few times before giving up. Returns what is left. */
