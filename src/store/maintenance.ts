@@ -93,7 +93,7 @@ export class EmbeddedMaintenance {
         done.analyzed.push(t.relname);
       }
     }
-    if (done.analyzed.length || done.vacuumed.length) this.log.info({ ...done, ms: Math.round(performance.now() - started) }, 'embedded database maintenance');
+    if (done.analyzed.length || done.vacuumed.length) this.log.debug({ ...done, ms: Math.round(performance.now() - started) }, 'embedded database maintenance');
     return done;
   }
 }
