@@ -1,7 +1,7 @@
 /** Embeddings through the pipeline: plan -> attempt with failover -> settle -> record. */
 import type { EmbeddingsRequest, OpenAIUsage, Usage } from '../providers/types.ts';
 import { estimateInputTokens } from '../providers/tokens.ts';
-import { AppError } from '../errors.ts';
+import { httpStatusOf } from '../errors.ts';
 import { costPico, picoToUsd } from '../domain/pricing.ts';
 import type { Config } from '../config/schema.ts';
 import type { Router, Candidate } from './router.ts';
@@ -76,7 +76,7 @@ export class EmbeddingsPipeline {
         requestedModel: req.model,
         candidate: err instanceof AttemptsExhausted ? err.candidate : candidate,
         stream: false,
-        status: ctx.signal.aborted ? 499 : last instanceof AppError ? last.status : 500,
+        status: ctx.signal.aborted ? 499 : httpStatusOf(last),
         error: last,
         usage: undefined,
         costPico: 0n,

@@ -76,13 +76,11 @@ export class StreamRelay implements StreamItems {
   private last: ChatChunk | undefined;
   /** The chunk carrying finish_reason, held back so that, without include_usage, usage rides on it. */
   private held: ChatChunk | undefined;
-  private done = false;
   private settled = false;
   private closed = false;
 
   constructor(private readonly p: RelayParts) {
     this.pending = p.first;
-    this.done = p.first === undefined;
     this.includeUsage = p.req.stream_options?.include_usage === true;
   }
 
@@ -90,7 +88,8 @@ export class StreamRelay implements StreamItems {
     if (this.settled) return undefined;
     try {
       for (;;) {
-        const batch = this.pending ?? (this.done ? undefined : await this.p.upstream.read());
+        // An upstream that ended before its first chunk keeps answering undefined (ChatStream's contract).
+        const batch = this.pending ?? (await this.p.upstream.read());
         this.pending = undefined;
         if (!batch) return this.finish();
         const out = this.relay(batch);

@@ -1,5 +1,5 @@
 /** OpenAI Chat Completions wire format for the fake upstream (also what OpenAI-compatible presets speak). */
-import type { FakeReply, FakeRequest, SseItem } from './fake-upstream.ts';
+import type { FakeReply, SseItem } from './fake-upstream.ts';
 import { pieces, type ProviderFake, type ScriptedTurn } from './fake-script.ts';
 
 function usageOf(turn: ScriptedTurn) {

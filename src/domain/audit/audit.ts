@@ -2,7 +2,7 @@
  * The audit log: every admin action and security event, with actor, target, changes, IP and request id.
  * Secrets never enter it: change sets are scrubbed of anything that looks like a credential.
  */
-import { sql, type Selectable, type Transaction } from 'kysely';
+import type { Selectable, Transaction } from 'kysely';
 import type { Db } from '../../store/db.ts';
 import type { AuditLogTable, Database } from '../../store/schema.ts';
 import type { Principal } from '../auth/principal.ts';

@@ -1,6 +1,6 @@
 /** Anthropic Messages response -> OpenAI chat completion, and the usage mapping shared with the stream. */
 import { tokenCount, usageToOpenAI } from '../usage.ts';
-import type { AssistantMessage, ChatRequest, ChatResult, FinishReason, OpenAIUsage, ToolCall, UpstreamTarget, Usage } from '../types.ts';
+import type { AssistantMessage, ChatRequest, ChatResult, FinishReason, ToolCall, UpstreamTarget, Usage } from '../types.ts';
 import { malformedUpstream } from '../errors.ts';
 import { errorFromWire } from './errors.ts';
 import { structuredOutputTool } from './request.ts';

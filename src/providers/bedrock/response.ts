@@ -4,7 +4,7 @@
  */
 import { tokenCount, usageToOpenAI } from '../usage.ts';
 import { randomUUID } from 'node:crypto';
-import type { ChatCompletion, ChatRequest, ChatResult, FinishReason, OpenAIUsage, ToolCall, UpstreamTarget, Usage } from '../types.ts';
+import type { ChatCompletion, ChatRequest, ChatResult, FinishReason, ToolCall, UpstreamTarget, Usage } from '../types.ts';
 import { malformedUpstream } from '../errors.ts';
 import { schemaToolOf } from './request.ts';
 import type { StopReason, TokenUsage } from './wire.ts';

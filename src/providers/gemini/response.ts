@@ -4,7 +4,7 @@
  */
 import { tokenCount, usageToOpenAI } from '../usage.ts';
 import { randomBytes } from 'node:crypto';
-import type { ChatChoice, ChatCompletion, ChatResult, FinishReason, OpenAIUsage, ToolCall, UpstreamTarget, Usage } from '../types.ts';
+import type { ChatChoice, ChatCompletion, ChatResult, FinishReason, ToolCall, UpstreamTarget, Usage } from '../types.ts';
 import { malformedUpstream } from '../errors.ts';
 import { errorFromBody } from './errors.ts';
 import type { GeminiCandidate, GeminiLogprobsCandidate, GeminiLogprobsResult, GeminiPart, GeminiUsageMetadata, GenerateContentResponse } from './wire.ts';
