@@ -2,7 +2,7 @@
 // Plain JS so the worker needs no TypeScript loader.
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { serveWire } from './embedded-wire.mjs';
 
 const { dataDir, socketPath } = workerData;
 let db;
@@ -13,9 +13,7 @@ try {
   // does not survive anyway; they were a large share of the WAL written for the request log's indexes.
   const options = { postgresqlconf: ['shared_buffers = 16MB', 'full_page_writes = off'] };
   db = dataDir ? await PGlite.create(dataDir, options) : await PGlite.create(options);
-  // One connection: PGlite is single-session, and interleaving transactions of several clients is unsafe.
-  server = new PGLiteSocketServer({ db, path: socketPath, maxConnections: 1 });
-  await server.start();
+  server = await serveWire(db, socketPath);
   parentPort.postMessage({ type: 'ready' });
 } catch (err) {
   parentPort.postMessage({ type: 'error', message: err?.message ?? String(err) });

@@ -1,6 +1,6 @@
 /**
- * The embedded database: PGlite in a worker thread behind pglite-socket on a private Unix socket, so the
- * app talks to it with the same `pg` driver it uses for PostgreSQL.
+ * The embedded database: PGlite in a worker thread, served on a private Unix socket by embedded-wire.mjs, so
+ * the app talks to it with the same `pg` driver it uses for PostgreSQL.
  */
 import { Worker } from 'node:worker_threads';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';

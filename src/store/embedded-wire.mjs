@@ -1,0 +1,151 @@
+// The embedded database's wire server: PostgreSQL's protocol on a Unix socket, answered by PGlite.
+//
+// Why not @electric-sql/pglite-socket's server: it hands PGlite one protocol message at a time and writes every reply
+// separately, so a parameterized query (Parse, Bind, Describe, Execute, Sync) cost five WebAssembly calls and
+// about five socket writes, each waking the gateway's thread. Here every complete message that has arrived
+// goes to PGlite in one call, and everything PGlite answers leaves in one write.
+//
+// One client at a time (PGlite is a single session); a client that leaves inside a transaction has it
+// rolled back, so the next connection starts clean. Plain JS: the worker runs without a TypeScript loader.
+import { createServer } from 'node:net';
+
+const SSL_REQUEST = 80877103;
+const GSSENC_REQUEST = 80877104;
+const CANCEL_REQUEST = 80877102;
+const TERMINATE = 0x58; // 'X'
+const ROLLBACK = simpleQuery('rollback');
+
+function simpleQuery(text) {
+  const body = Buffer.from(`${text}\0`);
+  const message = Buffer.alloc(5 + body.length);
+  message[0] = 0x51; // 'Q'
+  message.writeInt32BE(4 + body.length, 1);
+  body.copy(message, 5);
+  return message;
+}
+
+/**
+ * Splits what a connection has buffered into whole messages: `take` bytes make up complete messages,
+ * `terminate` says a Terminate message ends them (it and anything after it is not passed on).
+ */
+export function completeMessages(buffer) {
+  let at = 0;
+  while (buffer.length - at >= 5) {
+    if (buffer[at] === TERMINATE) return { take: at, terminate: true };
+    const end = at + 1 + buffer.readInt32BE(at + 1);
+    if (end > buffer.length) break;
+    at = end;
+  }
+  return { take: at, terminate: false };
+}
+
+class Connection {
+  constructor(db, socket, onClose) {
+    this.db = db;
+    this.socket = socket;
+    this.pending = Buffer.alloc(0);
+    this.started = false;
+    this.busy = false;
+    this.closed = false;
+    socket.setNoDelay?.(true);
+    socket.on('data', (chunk) => {
+      this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+      void this.drain();
+    });
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => {
+      this.closed = true;
+      void this.release().finally(onClose);
+    });
+  }
+
+  /** Answers every complete message buffered, in order; one pass at a time. */
+  async drain() {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      while (!this.closed) {
+        const batch = this.started ? this.nextMessages() : this.nextStartup();
+        if (!batch) break;
+        if (batch.length) await this.exec(batch);
+        if (this.ending) {
+          this.socket.end();
+          break;
+        }
+      }
+    } catch (err) {
+      // PGlite itself failed (not an SQL error, which it answers on the wire): drop the connection.
+      this.socket.destroy(err);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** Before startup: SSL and GSS encryption are refused with 'N', cancel requests are not supported. */
+  nextStartup() {
+    if (this.pending.length < 8) return undefined;
+    const length = this.pending.readInt32BE(0);
+    if (this.pending.length < length) return undefined;
+    const code = this.pending.readInt32BE(4);
+    const message = this.pending.subarray(0, length);
+    this.pending = this.pending.subarray(length);
+    if (code === SSL_REQUEST || code === GSSENC_REQUEST) {
+      this.socket.write('N');
+      return [];
+    }
+    if (code === CANCEL_REQUEST) {
+      this.ending = true;
+      return [];
+    }
+    this.started = true;
+    return message;
+  }
+
+  nextMessages() {
+    const { take, terminate } = completeMessages(this.pending);
+    if (terminate) this.ending = true;
+    if (!take && !terminate) return undefined;
+    const batch = this.pending.subarray(0, take);
+    this.pending = terminate ? Buffer.alloc(0) : this.pending.subarray(take);
+    return batch;
+  }
+
+  async exec(message) {
+    const out = [];
+    await this.db.runExclusive(() => this.db.execProtocolRawStream(message, { onRawData: (data) => out.push(Buffer.from(data)) }));
+    if (this.closed || !this.socket.writable || !out.length) return;
+    // PGlite may answer in several pieces (one per flush); they leave in one write.
+    this.socket.write(out.length === 1 ? out[0] : Buffer.concat(out));
+  }
+
+  /** A client gone inside a transaction must not leave it open for the next one. */
+  async release() {
+    while (this.busy) await new Promise((r) => setImmediate(r));
+    if (!this.started || !this.db.isInTransaction()) return;
+    await this.db.runExclusive(() => this.db.execProtocolRawStream(ROLLBACK, { onRawData: () => {} })).catch(() => {});
+  }
+}
+
+/** Serves `db` on the Unix socket `path`, one connection at a time. */
+export async function serveWire(db, path) {
+  const connections = new Set();
+  const server = createServer((socket) => {
+    const conn = new Connection(db, socket, () => connections.delete(conn));
+    connections.add(conn);
+  });
+  server.maxConnections = 1;
+  await new Promise((ok, fail) => {
+    server.once('error', fail);
+    server.listen(path, () => {
+      server.off('error', fail);
+      ok();
+    });
+  });
+  return {
+    async stop() {
+      for (const c of connections) c.socket.destroy();
+      await new Promise((ok) => server.close(() => ok()));
+      for (const c of connections) await c.release();
+    },
+  };
+}
