@@ -64,7 +64,8 @@ export async function ensurePortkey(log: (line: string) => void): Promise<string
   return version;
 }
 
-export async function startPortkey(logFile: string): Promise<BenchProcess> {
+/** `probe`: the bundled probe (bench/build.ts), so that Portkey's process carries no TypeScript loader. */
+export async function startPortkey(logFile: string, probe: string): Promise<BenchProcess> {
   const port = await freePort();
   return forkProcess(
     {
@@ -72,7 +73,7 @@ export async function startPortkey(logFile: string): Promise<BenchProcess> {
       script: join(PACKAGE_DIR, 'build/start-server.js'),
       args: [`--port=${port}`],
       // The probe (event loop, RSS, CPU) rides along, as it does in our own processes.
-      nodeFlags: ['--import', resolve('bench/probe.ts')],
+      nodeFlags: ['--import', probe],
       logFile,
       readyWhen: { kind: 'http', url: `http://127.0.0.1:${port}/` },
       readyTimeoutMs: 30_000,

@@ -10,7 +10,7 @@ export interface ForkOptions {
   name: string;
   script: string;
   args?: string[];
-  /** Extra node flags (`--cpu-prof`, `--import ...`). `--import tsx` is always added. */
+  /** Extra node flags (`--cpu-prof`, `--import ...`). `--import tsx` is added for a TypeScript script. */
   nodeFlags?: string[];
   env?: NodeJS.ProcessEnv;
   cwd?: string;
@@ -104,7 +104,7 @@ export async function forkProcess(opts: ForkOptions, knownPort = 0): Promise<Ben
   const child = fork(opts.script, opts.args ?? [], {
     cwd: opts.cwd,
     env: opts.env ?? process.env,
-    execArgv: ['--import', 'tsx', ...(opts.nodeFlags ?? [])],
+    execArgv: [...(opts.script.endsWith('.ts') ? ['--import', 'tsx'] : []), ...(opts.nodeFlags ?? [])],
     stdio: out === undefined ? ['ignore', 'inherit', 'inherit', 'ipc'] : ['ignore', out, out, 'ipc'],
   });
   if (out !== undefined) closeSync(out);

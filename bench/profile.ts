@@ -57,7 +57,8 @@ export async function profileHotPath(gateway: Gateway, models: BenchModels, o: B
     const runDir = join(dir, plan.scenario);
     rmSync(runDir, { recursive: true, force: true });
     mkdirSync(runDir, { recursive: true });
-    const sy = await startSwitchyard({ ...gateway, nodeFlags: ['--cpu-prof', '--cpu-prof-dir', runDir] });
+    // From the TypeScript sources (tsx), not the bundle: the summaries attribute time to src/ files and folders.
+    const sy = await startSwitchyard({ ...gateway, script: undefined, nodeFlags: ['--cpu-prof', '--cpu-prof-dir', runDir] });
     let requests = 0;
     let from = 0;
     let to = 0;

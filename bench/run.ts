@@ -16,6 +16,7 @@ import { checkTargets, renderConsole, renderMarkdown, type RunReport } from './r
 import { benchModels, runScenario, warmUp, type BenchModels, type ScenarioResult } from './scenarios.ts';
 import { startSwitchyard, type SwitchyardOptions } from './switchyard.ts';
 import { verifyTarget, type Target } from './targets.ts';
+import { buildBenchScripts } from './build.ts';
 
 const OUT_DIR = resolve('bench/.out');
 const started = performance.now();
@@ -37,12 +38,12 @@ process.on('SIGINT', () => {
   process.exit(130);
 });
 
-async function startUpstream(): Promise<BenchProcess> {
-  return track(await forkProcess({ name: 'upstream', script: resolve('bench/upstream.ts'), logFile: join(OUT_DIR, 'upstream.log') }));
+async function startUpstream(script: string): Promise<BenchProcess> {
+  return track(await forkProcess({ name: 'upstream', script, logFile: join(OUT_DIR, 'upstream.log') }));
 }
 
 /** Portkey as a target, or the reason it is not one. */
-async function startPortkeyTarget(upstreamV1: string, models: BenchModels, notes: string[], versions: Record<string, string>): Promise<Target | undefined> {
+async function startPortkeyTarget(upstreamV1: string, models: BenchModels, notes: string[], versions: Record<string, string>, probe: string): Promise<Target | undefined> {
   try {
     versions['@portkey-ai/gateway'] = await ensurePortkey(log);
   } catch (err) {
@@ -51,7 +52,7 @@ async function startPortkeyTarget(upstreamV1: string, models: BenchModels, notes
   }
   let proc: BenchProcess;
   try {
-    proc = track(await startPortkey(join(OUT_DIR, 'portkey.log')));
+    proc = track(await startPortkey(join(OUT_DIR, 'portkey.log'), probe));
   } catch (err) {
     notes.push(`Portkey could not be started, so it was not measured: ${(err as Error).message}`);
     return undefined;
@@ -89,7 +90,8 @@ async function main(o: BenchOptions): Promise<void> {
   if (loadBefore > 1) log(`note: the 1-minute load average is ${loadBefore} before the run; other work on this machine will skew the figures`);
   log(`switchyard bench: ${o.scenarios.join(', ')}; ${o.rounds} round(s) x ${o.durationS} s; database ${o.database}${o.redisUrl ? ' + redis' : ''}${o.portkey ? '; with Portkey' : ''}`);
 
-  const upstream = await startUpstream();
+  const scripts = await buildBenchScripts();
+  const upstream = await startUpstream(scripts.upstream);
   const upstreamV1 = `http://127.0.0.1:${upstream.port}/v1`;
   const dataDir = mkdtempSync(join(tmpdir(), 'switchyard-bench-'));
   const gateway: Omit<SwitchyardOptions, 'nodeFlags'> = {
@@ -100,6 +102,7 @@ async function main(o: BenchOptions): Promise<void> {
     databaseUrl: o.databaseUrl,
     redisUrl: o.redisUrl,
     logFile: join(OUT_DIR, 'switchyard.log'),
+    script: scripts.gateway,
   };
   let firstStartPeakRssMb: number | undefined;
   if (o.database === 'embedded' && !o.quick) {
@@ -123,7 +126,7 @@ async function main(o: BenchOptions): Promise<void> {
     if (problems.length) throw new Error(`${t.name} answered incorrectly: ${problems.join('; ')}`);
   }
   if (o.portkey) {
-    const pk = await startPortkeyTarget(upstreamV1, models, notes, versions);
+    const pk = await startPortkeyTarget(upstreamV1, models, notes, versions, scripts.probe);
     if (pk) {
       targets.push(pk);
       log(`portkey ${versions['@portkey-ai/gateway']} on ${pk.origin}`);

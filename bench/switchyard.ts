@@ -19,6 +19,8 @@ export interface SwitchyardOptions {
   redisUrl?: string;
   /** Extra node flags, e.g. --cpu-prof. */
   nodeFlags?: string[];
+  /** The gateway's bundle (bench/build.ts); unset: bench/gateway.ts through tsx, which keeps src/ file names in profiles. */
+  script?: string;
   logFile: string;
   /** Extra environment for the gateway (e.g. CREDITS_MODE=off). */
   env?: Record<string, string>;
@@ -49,7 +51,7 @@ export async function startSwitchyard(o: SwitchyardOptions): Promise<RunningSwit
   };
   // The gateway's own settings must come from the harness, not from the shell that started it.
   for (const name of ['DATABASE_URL', 'REDIS_URL', 'SWITCHYARD_CONFIG', 'ADMIN_API_KEY', 'LOG_LEVEL', 'PORT', 'HOST']) delete env[name];
-  const proc = await forkProcess({ name: 'switchyard', script: resolve('bench/gateway.ts'), env, nodeFlags: o.nodeFlags, logFile: o.logFile });
+  const proc = await forkProcess({ name: 'switchyard', script: o.script ?? resolve('bench/gateway.ts'), env, nodeFlags: o.nodeFlags, logFile: o.logFile });
   try {
     const origin = `http://127.0.0.1:${proc.port}`;
     const target = (apiKey: string): Target => ({
