@@ -1,8 +1,8 @@
 // The embedded database's wire server: PostgreSQL's protocol on a Unix socket, answered by PGlite.
 //
-// Why not @electric-sql/pglite-socket's server: it hands PGlite one protocol message at a time and writes every reply
-// separately, so a parameterized query (Parse, Bind, Describe, Execute, Sync) cost five WebAssembly calls and
-// about five socket writes, each waking the gateway's thread. Here every complete message that has arrived
+// Why not @electric-sql/pglite-socket's server: it hands PGlite one protocol message at a time and writes
+// every reply separately, so a parameterized query (Parse, Bind, Describe, Execute, Sync) cost five
+// WebAssembly calls and about five socket writes, each waking the gateway's thread. Here every complete message that has arrived
 // goes to PGlite in one call, and everything PGlite answers leaves in one write.
 //
 // One client at a time (PGlite is a single session); a client that leaves inside a transaction has it
@@ -26,17 +26,20 @@ function simpleQuery(text) {
 
 /**
  * Splits what a connection has buffered into whole messages: `take` bytes make up complete messages,
- * `terminate` says a Terminate message ends them (it and anything after it is not passed on).
+ * `terminate` says a Terminate message ends them (it and anything after it is not passed on), `invalid`
+ * that a message declares an impossible length (the stream cannot be followed any further).
  */
 export function completeMessages(buffer) {
   let at = 0;
   while (buffer.length - at >= 5) {
-    if (buffer[at] === TERMINATE) return { take: at, terminate: true };
-    const end = at + 1 + buffer.readInt32BE(at + 1);
+    if (buffer[at] === TERMINATE) return { take: at, terminate: true, invalid: false };
+    const length = buffer.readInt32BE(at + 1);
+    if (length < 4) return { take: at, terminate: false, invalid: true };
+    const end = at + 1 + length;
     if (end > buffer.length) break;
     at = end;
   }
-  return { take: at, terminate: false };
+  return { take: at, terminate: false, invalid: false };
 }
 
 class Connection {
@@ -47,15 +50,23 @@ class Connection {
     this.started = false;
     this.busy = false;
     this.closed = false;
+    /** Set by Terminate, a cancel request or a malformed message: close once what came before is answered. */
+    this.ending = false;
     socket.setNoDelay?.(true);
     socket.on('data', (chunk) => {
       this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
       void this.drain();
     });
     socket.on('error', () => socket.destroy());
-    socket.on('close', () => {
-      this.closed = true;
-      void this.release().finally(onClose);
+    /** Settles once the socket has closed and anything it left open has been rolled back. */
+    this.done = new Promise((resolve) => {
+      socket.on('close', () => {
+        this.closed = true;
+        void this.release().finally(() => {
+          onClose();
+          resolve();
+        });
+      });
     });
   }
 
@@ -85,6 +96,10 @@ class Connection {
   nextStartup() {
     if (this.pending.length < 8) return undefined;
     const length = this.pending.readInt32BE(0);
+    if (length < 8) {
+      this.ending = true;
+      return [];
+    }
     if (this.pending.length < length) return undefined;
     const code = this.pending.readInt32BE(4);
     const message = this.pending.subarray(0, length);
@@ -102,11 +117,11 @@ class Connection {
   }
 
   nextMessages() {
-    const { take, terminate } = completeMessages(this.pending);
-    if (terminate) this.ending = true;
-    if (!take && !terminate) return undefined;
+    const { take, terminate, invalid } = completeMessages(this.pending);
+    if (terminate || invalid) this.ending = true;
+    if (!take && !this.ending) return undefined;
     const batch = this.pending.subarray(0, take);
-    this.pending = terminate ? Buffer.alloc(0) : this.pending.subarray(take);
+    this.pending = this.ending ? Buffer.alloc(0) : this.pending.subarray(take);
     return batch;
   }
 
@@ -121,8 +136,11 @@ class Connection {
   /** A client gone inside a transaction must not leave it open for the next one. */
   async release() {
     while (this.busy) await new Promise((r) => setImmediate(r));
-    if (!this.started || !this.db.isInTransaction()) return;
-    await this.db.runExclusive(() => this.db.execProtocolRawStream(ROLLBACK, { onRawData: () => {} })).catch(() => {});
+    try {
+      if (this.started && this.db.isInTransaction()) await this.db.runExclusive(() => this.db.execProtocolRawStream(ROLLBACK, { onRawData: () => {} }));
+    } catch {
+      // The database is closing or broken: there is no session left to clean.
+    }
   }
 }
 
@@ -143,9 +161,10 @@ export async function serveWire(db, path) {
   });
   return {
     async stop() {
-      for (const c of connections) c.socket.destroy();
+      const open = [...connections];
+      for (const c of open) c.socket.destroy();
       await new Promise((ok) => server.close(() => ok()));
-      for (const c of connections) await c.release();
+      await Promise.all(open.map((c) => c.done));
     },
   };
 }

@@ -42,12 +42,15 @@ describe('embedded wire server', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('splits buffered bytes into whole messages and stops at Terminate', () => {
+  it('splits buffered bytes into whole messages, stops at Terminate and at an impossible length', () => {
     const q = message('Q', Buffer.from('select 1\0'));
-    assert.deepEqual(completeMessages(Buffer.concat([q, q])), { take: q.length * 2, terminate: false });
-    assert.deepEqual(completeMessages(Buffer.concat([q, q.subarray(0, 7)])), { take: q.length, terminate: false });
-    assert.deepEqual(completeMessages(q.subarray(0, 3)), { take: 0, terminate: false });
-    assert.deepEqual(completeMessages(Buffer.concat([q, message('X'), q])), { take: q.length, terminate: true });
+    const whole = (take: number) => ({ take, terminate: false, invalid: false });
+    assert.deepEqual(completeMessages(Buffer.concat([q, q])), whole(q.length * 2));
+    assert.deepEqual(completeMessages(Buffer.concat([q, q.subarray(0, 7)])), whole(q.length));
+    assert.deepEqual(completeMessages(q.subarray(0, 3)), whole(0));
+    assert.deepEqual(completeMessages(Buffer.concat([q, message('X'), q])), { take: q.length, terminate: true, invalid: false });
+    const broken = Buffer.from([0x51, 0xff, 0xff, 0xff, 0xff]); // a length of -1 must not loop forever
+    assert.deepEqual(completeMessages(Buffer.concat([q, broken])), { take: q.length, terminate: false, invalid: true });
   });
 
   it('answers parameterized queries, errors and a multi-row result through pg', async () => {
@@ -92,7 +95,7 @@ describe('embedded wire server', () => {
     }
   });
 
-  it("refuses SSL with 'N'", async () => {
+  it("refuses SSL with 'N', and hangs up on a malformed startup without harm to the next client", async () => {
     const socket = connect(join(dir, `.s.PGSQL.${PORT}`));
     const received: Buffer[] = [];
     socket.on('data', (d) => received.push(d));
@@ -104,7 +107,17 @@ describe('embedded wire server', () => {
     socket.write(ssl);
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(Buffer.concat(received).toString('latin1'), 'N');
-    socket.end();
-    await closed;
+    const malformed = Buffer.alloc(8);
+    malformed.writeInt32BE(2, 0); // shorter than its own length field
+    socket.write(malformed);
+    await closed; // the server hung up
+
+    const next = client();
+    await next.connect();
+    try {
+      assert.equal((await next.query('select 2 as two')).rows[0].two, 2);
+    } finally {
+      await next.end();
+    }
   });
 });
