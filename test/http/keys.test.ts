@@ -1,7 +1,8 @@
 /**
  * API keys through HTTP: the secret shown once, management routes, and enforcement on /v1 — revoked,
  * expired and rotated keys rejected on the very next request, IP/referrer/model allowlists, scopes,
- * x-api-key, suspended/deleted owners, no database query on a warm cache, batched last_used_at.
+ * x-api-key, suspended/deleted owners, no database query on a warm cache, batched last_used_at, and a key
+ * that manages keys handing out no more than it holds.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -409,4 +410,70 @@ describe('bad input on /api/keys', () => {
       }
     },
   );
+});
+
+describe('a key managing keys hands out no more than it holds', () => {
+  const future = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString();
+
+  it('create: what the caller restricts is inherited when left out, and a broader request is a 403', async () => {
+    const caller = await newKey({
+      scopes: ['inference', 'account'],
+      allowed_models: ['mock/*'],
+      allowed_ips: ['127.0.0.0/8'],
+      limits: { rpm: 50, budget: { amount_usd: 5, period: 'month' } },
+      expires_at: future(7),
+    });
+    // Left out: inherited.
+    const child = await newKey({ name: 'child' }, caller.key);
+    assert.deepEqual(child.view.allowed_models, ['mock/*']);
+    assert.deepEqual(child.view.allowed_ips, ['127.0.0.0/8']);
+    assert.deepEqual(child.view.limits, { rpm: 50, budget: { amount_usd: 5, period: 'month' } });
+    assert.equal(child.view.expires_at, caller.view.expires_at);
+    assert.equal((await api.chat(child.key, 'mock/echo')).status, 200);
+    // Narrower: fine.
+    const narrower = await newKey({ limits: { rpm: 10, budget: { amount_usd: 1, period: 'month' } }, expires_at: future(1) }, caller.key);
+    assert.deepEqual(narrower.view.limits, { rpm: 10, budget: { amount_usd: 1, period: 'month' } });
+
+    const broader: [Record<string, unknown>, string][] = [
+      [{ allowed_models: ['mock/*', 'openai/*'] }, 'allowed_models'],
+      [{ allowed_ips: ['0.0.0.0/0'] }, 'allowed_ips'],
+      [{ limits: { rpm: 500 } }, 'limits.rpm'],
+      [{ limits: { budget: { amount_usd: 5, period: 'total' } } }, 'limits.budget'],
+      [{ expires_at: future(30) }, 'expires_at'],
+    ];
+    for (const [body, field] of broader) {
+      const res = await api.post('/api/keys', { name: 'escalation', ...body }, { token: caller.key });
+      assertError(res, 403, 'key_exceeds_caller', 'permission_error');
+      assert.equal(res.body.error.param, field, JSON.stringify(body));
+    }
+    // A scope the caller lacks: an account-only key cannot mint an inference key.
+    const accountOnly = await newKey({ scopes: ['account'] });
+    assertError(await api.post('/api/keys', { name: 'x' }, { token: accountOnly.key }), 403, 'key_exceeds_caller');
+    const ok = await newKey({ scopes: ['account'] }, accountOnly.key);
+    assert.deepEqual(ok.view.scopes, ['account']);
+    // Nothing was written for the refused requests.
+    const names = (await api.get('/api/keys', { token: owner.access })).body.data.map((k: any) => k.name);
+    assert.ok(!names.includes('escalation') && !names.includes('x'));
+  });
+
+  it('update and rotate: only keys within the caller, and never loosened past it', async () => {
+    const caller = await newKey({ scopes: ['inference', 'account'], allowed_models: ['mock/*'] });
+    const unrestricted = await newKey({ name: 'wide' });
+    // Rotating would hand over the secret of a broader key; changing it is refused too.
+    assertError(await api.post(`/api/keys/${unrestricted.id}/rotate`, {}, { token: caller.key }), 403, 'key_exceeds_caller');
+    assertError(await api.patch(`/api/keys/${unrestricted.id}`, { name: 'renamed' }, { token: caller.key }), 403, 'key_exceeds_caller');
+    // The caller cannot loosen itself or a key it made.
+    assertError(await api.patch(`/api/keys/${caller.id}`, { allowed_models: null }, { token: caller.key }), 403, 'key_exceeds_caller');
+    const child = await newKey({ name: 'child' }, caller.key);
+    assertError(await api.patch(`/api/keys/${child.id}`, { allowed_models: ['*'] }, { token: caller.key }), 403, 'key_exceeds_caller');
+    // Within bounds: allowed.
+    const renamed = await api.patch(`/api/keys/${child.id}`, { name: 'child-2' }, { token: caller.key });
+    assert.equal(renamed.status, 200, renamed.text);
+    const rotated = await api.post(`/api/keys/${child.id}/rotate`, {}, { token: caller.key });
+    assert.equal(rotated.status, 200, rotated.text);
+    assert.match(rotated.body.key, /^sk-sy-/);
+    // Revoking a broader key stays possible (it gives nothing away), and a session is not bounded at all.
+    assert.equal((await api.patch(`/api/keys/${caller.id}`, { allowed_models: null }, { token: owner.access })).status, 200);
+    assert.equal((await api.del(`/api/keys/${unrestricted.id}`, { token: caller.key })).status, 200);
+  });
 });

@@ -11,6 +11,7 @@ import type { CacheBus } from '../cache-bus.ts';
 import type { OrgService } from '../orgs/orgs.ts';
 import { KEY_PREFIX, keyView, type KeyView } from './records.ts';
 import type { KeyCreate, KeyUpdate } from './schema.ts';
+import { boundsOfRequest, inheritBounds, requireWithinCaller, type KeyBounds } from './delegation.ts';
 
 export interface KeyWithSecret extends KeyView {
   key: string;
@@ -32,9 +33,16 @@ export class KeyService {
     private readonly bus: CacheBus,
   ) {}
 
-  /** Creates a key owned by `ownerId` (or by an org the owner manages). */
-  async create(ownerId: string, input: KeyCreate, createdBy: string): Promise<KeyWithSecret> {
+  /**
+   * Creates a key owned by `ownerId` (or by an org the owner manages). `callerKeyId`: the API key making the
+   * request, if any; the new key then stays within its bounds (delegation.ts).
+   */
+  async create(ownerId: string, requested: KeyCreate, createdBy: string, callerKeyId?: string): Promise<KeyWithSecret> {
+    const caller = callerKeyId ? await this.callerRow(callerKeyId) : undefined;
+    const input = caller ? inheritBounds(caller, requested) : requested;
+    // Someone else's org is a 404 first, as for a session: the bounds must not reveal that it exists.
     if (input.org_id) await this.orgs.requireManager(input.org_id, ownerId);
+    if (caller) requireWithinCaller(caller, boundsOfRequest(input), 'create');
     const s = newSecret();
     const row = await this.db
       .insertInto('api_keys')
@@ -70,6 +78,12 @@ export class KeyService {
     return row;
   }
 
+  private async callerRow(id: string): Promise<Selectable<ApiKeysTable>> {
+    const row = await this.db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row) throw keyNotFound(id);
+    return row;
+  }
+
   async list(userId: string, opts: { orgId?: string; includeRevoked?: boolean }): Promise<KeyView[]> {
     let q = this.db.selectFrom('api_keys').selectAll();
     if (opts.orgId) {
@@ -85,9 +99,19 @@ export class KeyService {
     return keyView(await this.manageable(userId, id));
   }
 
-  async update(userId: string, id: string, patch: KeyUpdate): Promise<{ before: KeyView; after: KeyView }> {
+  async update(userId: string, id: string, patch: KeyUpdate, callerKeyId?: string): Promise<{ before: KeyView; after: KeyView }> {
     const before = await this.manageable(userId, id);
     if (before.revoked_at) throw keyNotFound(id);
+    if (callerKeyId) {
+      // Neither a key broader than the caller may be touched, nor may the change make one.
+      const caller = await this.callerRow(callerKeyId);
+      requireWithinCaller(caller, before, 'change');
+      const after: KeyBounds = { ...before };
+      for (const f of ['expires_at', 'scopes', 'allowed_models', 'allowed_ips', 'allowed_referrers', 'limits'] as const) {
+        if (patch[f] !== undefined) (after as unknown as Record<string, unknown>)[f] = patch[f];
+      }
+      requireWithinCaller(caller, after, 'change');
+    }
     const values: Record<string, unknown> = { updated_at: new Date() };
     if (patch.name !== undefined) values.name = patch.name;
     if (patch.expires_at !== undefined) values.expires_at = patch.expires_at;
@@ -109,9 +133,11 @@ export class KeyService {
   }
 
   /** A new secret for the same key; the old one stops working at once. */
-  async rotate(userId: string, id: string): Promise<KeyWithSecret> {
+  async rotate(userId: string, id: string, callerKeyId?: string): Promise<KeyWithSecret> {
     const row = await this.manageable(userId, id);
     if (row.revoked_at) throw keyNotFound(id);
+    // The new secret is handed to the caller: a key may only obtain the secret of a key within its bounds.
+    if (callerKeyId) requireWithinCaller(await this.callerRow(callerKeyId), row, 'rotate');
     const s = newSecret();
     const updated = await this.db
       .updateTable('api_keys')

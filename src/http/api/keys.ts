@@ -14,14 +14,16 @@ export const keyRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (a
   const { keys, audit } = services;
   app.addHook('onRequest', requireSession(services.auth));
 
+  /** The API key making the request, when it is one (it then bounds what it can create, change or rotate). */
+  const callerKey = (request: Parameters<typeof currentUser>[0]) => (request.principal?.kind === 'api_key' ? request.principal.key.id : undefined);
   const record = (request: Parameters<typeof currentUser>[0], action: string, id: string, changes?: Record<string, unknown>) =>
     audit.record({ actor: actorOf(request.principal), action, targetType: 'api_key', targetId: id, changes, ip: request.ip, requestId: String(request.id) });
 
   app.post('/', {
-    schema: { tags, security, summary: 'Create an API key (the secret is in `key`, shown only once)', body: KeyCreateSchema, response: { 201: KeyWithSecretSchema } },
+    schema: { tags, security, summary: 'Create an API key (the secret is in `key`, shown only once); an API key caller can only create keys within its own restrictions, which they inherit', body: KeyCreateSchema, response: { 201: KeyWithSecretSchema } },
     handler: async (request, reply) => {
       const user = currentUser(request);
-      const created = await keys.create(user.id, request.body, user.id);
+      const created = await keys.create(user.id, request.body, user.id, callerKey(request));
       await record(request, 'key.create', created.id, { name: created.name, org_id: created.org_id });
       return reply.code(201).send(created);
     },
@@ -48,7 +50,7 @@ export const keyRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (a
   app.patch('/:id', {
     schema: { tags, security, summary: 'Update name, expiry, scopes, allowlists or limits; effective on the next request', params: IdParams, body: KeyUpdateSchema, response: { 200: KeyViewSchema } },
     handler: async (request) => {
-      const { before, after } = await keys.update(currentUser(request).id, request.params.id, request.body);
+      const { before, after } = await keys.update(currentUser(request).id, request.params.id, request.body, callerKey(request));
       await record(request, 'key.update', after.id, { before, after });
       return after;
     },
@@ -66,7 +68,7 @@ export const keyRoutes: FastifyPluginAsyncZod<{ services: Services }> = async (a
   app.post('/:id/rotate', {
     schema: { tags, security, summary: 'Replace the secret; the old one stops working at once', params: IdParams, response: { 200: KeyWithSecretSchema } },
     handler: async (request) => {
-      const rotated = await keys.rotate(currentUser(request).id, request.params.id);
+      const rotated = await keys.rotate(currentUser(request).id, request.params.id, callerKey(request));
       await record(request, 'key.rotate', rotated.id);
       return rotated;
     },
