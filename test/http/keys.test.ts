@@ -430,12 +430,15 @@ describe('a key managing keys hands out no more than it holds', () => {
     assert.deepEqual(child.view.limits, { rpm: 50, budget: { amount_usd: 5, period: 'month' } });
     assert.equal(child.view.expires_at, caller.view.expires_at);
     assert.equal((await api.chat(child.key, 'mock/echo')).status, 200);
-    // Narrower: fine.
-    const narrower = await newKey({ limits: { rpm: 10, budget: { amount_usd: 1, period: 'month' } }, expires_at: future(1) }, caller.key);
+    // Narrower: fine, including one concrete model out of the caller's glob.
+    const narrower = await newKey({ allowed_models: ['mock/echo'], limits: { rpm: 10, budget: { amount_usd: 1, period: 'month' } }, expires_at: future(1) }, caller.key);
     assert.deepEqual(narrower.view.limits, { rpm: 10, budget: { amount_usd: 1, period: 'month' } });
+    assert.deepEqual(narrower.view.allowed_models, ['mock/echo']);
 
     const broader: [Record<string, unknown>, string][] = [
       [{ allowed_models: ['mock/*', 'openai/*'] }, 'allowed_models'],
+      [{ allowed_models: ['openai/gpt-4o'] }, 'allowed_models'],
+      [{ allowed_models: ['mock/e*'] }, 'allowed_models'], // a pattern inside the caller's is not worked out
       [{ allowed_ips: ['0.0.0.0/0'] }, 'allowed_ips'],
       [{ limits: { rpm: 500 } }, 'limits.rpm'],
       [{ limits: { budget: { amount_usd: 5, period: 'total' } } }, 'limits.budget'],

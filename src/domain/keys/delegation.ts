@@ -9,6 +9,7 @@ import type { Selectable } from 'kysely';
 import type { ApiKeysTable, LimitsJson } from '../../store/schema.ts';
 import { AppError } from '../../errors.ts';
 import type { KeyCreate } from './schema.ts';
+import { globToRegExp } from './access.ts';
 
 type KeyRow = Selectable<ApiKeysTable>;
 
@@ -27,6 +28,19 @@ const LISTS = ['allowed_models', 'allowed_ips', 'allowed_referrers'] as const;
 const COUNTS = ['rpm', 'tpm', 'rpd', 'max_concurrency'] as const;
 
 const restricted = (list: readonly string[] | null) => (list?.length ? list : null);
+
+const WILDCARD = /[*?]/;
+
+/**
+ * Whether an allowlist entry is within the caller's list: the same entry, or (models and referrers) a
+ * concrete value, without wildcards, that one of the caller's globs matches. A pattern inside another
+ * pattern (`openai/gpt-4*` in `openai/*`) is not worked out; such an entry must be in the caller's list as is.
+ */
+function entryWithin(field: (typeof LISTS)[number], entry: string, allowed: readonly string[]): boolean {
+  if (allowed.includes(entry)) return true;
+  if (field === 'allowed_ips' || WILDCARD.test(entry)) return false;
+  return allowed.some((glob) => globToRegExp(glob).test(entry));
+}
 
 /** The request's key with the caller's restrictions filled in where the request leaves a field out. */
 export function inheritBounds(caller: KeyRow, input: KeyCreate): KeyCreate {
@@ -52,7 +66,7 @@ export function exceededBound(caller: KeyBounds, target: KeyBounds): { field: st
     if (!allowed) continue;
     const wanted = restricted(target[f]);
     if (!wanted) return { field: f, why: 'would be unrestricted where the calling key is restricted' };
-    const extra = wanted.find((entry) => !allowed.includes(entry));
+    const extra = wanted.find((entry) => !entryWithin(f, entry, allowed));
     if (extra !== undefined) return { field: f, why: `allows "${extra}", which the calling key's list does not contain` };
   }
   const mine = caller.limits ?? {};
