@@ -153,11 +153,9 @@ export class StreamRelay implements StreamItems {
       this.held = undefined;
     }
     const last = this.last;
-    if (this.includeUsage && usageView) {
+    // The usage chunk of include_usage; an upstream that sent no chunk at all gets one either way.
+    if (usageView && (this.includeUsage || !last)) {
       out.push({ id: last?.id ?? `chatcmpl-${ctx.requestId}`, object: 'chat.completion.chunk', created: last?.created ?? Math.floor(Date.now() / 1000), model: c.modelId, provider: c.entry.provider.id, choices: [], usage: usageView });
-    } else if (!last && usageView) {
-      // An upstream that sent no chunk at all still gets a terminal chunk with usage.
-      out.push({ id: `chatcmpl-${ctx.requestId}`, object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model: c.modelId, provider: c.entry.provider.id, choices: [], usage: usageView });
     }
     return out.length ? out : undefined;
   }

@@ -106,10 +106,16 @@ export class KeyService {
       // Neither a key broader than the caller may be touched, nor may the change make one.
       const caller = await this.callerRow(callerKeyId);
       requireWithinCaller(caller, before, 'change');
-      const after: KeyBounds = { ...before };
-      for (const f of ['expires_at', 'scopes', 'allowed_models', 'allowed_ips', 'allowed_referrers', 'limits'] as const) {
-        if (patch[f] !== undefined) (after as unknown as Record<string, unknown>)[f] = patch[f];
-      }
+      const next = <T>(patched: T | undefined, current: T): T => (patched === undefined ? current : patched);
+      const after: KeyBounds = {
+        org_id: before.org_id,
+        scopes: next(patch.scopes, before.scopes),
+        expires_at: next<Date | string | null>(patch.expires_at, before.expires_at),
+        allowed_models: next(patch.allowed_models, before.allowed_models),
+        allowed_ips: next(patch.allowed_ips, before.allowed_ips),
+        allowed_referrers: next(patch.allowed_referrers, before.allowed_referrers),
+        limits: next(patch.limits, before.limits),
+      };
       requireWithinCaller(caller, after, 'change');
     }
     const values: Record<string, unknown> = { updated_at: new Date() };
