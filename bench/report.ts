@@ -93,9 +93,11 @@ export function checkTargets(r: RunReport): TargetCheck[] {
   const sd = st && byTarget(st.figures, 'direct');
   if (ss) {
     const expected = ss.streams * r.options.rounds;
-    const all = ss.failed === 0 && ss.completed === expected;
+    // Completing is not enough: the streams must also have been open together, not admitted a few at a time.
+    const all = ss.failed === 0 && ss.completed === expected && ss.peakOpen >= ss.streams;
     const scale = ss.streams >= 1000 ? '' : ` (only ${ss.streams} streams in this run; the goal is 1,000)`;
-    checks.push({ goal: '1,000 concurrent 200-chunk streams complete without errors', measured: `${int(ss.completed)}/${int(expected)} complete, ${int(ss.failed)} failed${scale}`, verdict: all && ss.streams >= 1000 ? 'PASS' : all ? 'n/a' : 'MISS' });
+    const together = `at most ${int(ss.peakOpen)} open at once${sd ? ` (direct: ${int(sd.peakOpen)})` : ''}`;
+    checks.push({ goal: '1,000 concurrent 200-chunk streams complete without errors', measured: `${int(ss.completed)}/${int(expected)} complete, ${int(ss.failed)} failed, ${together}${scale}`, verdict: all && ss.streams >= 1000 ? 'PASS' : all ? 'n/a' : 'MISS' });
     if (sd) {
       const added = ss.ttft.p50 - sd.ttft.p50;
       checks.push({ goal: 'Added time to first token p50 <= 2 ms', measured: `${f(added, 2)} ms (${f(ss.ttft.p50, 2)} vs ${f(sd.ttft.p50, 2)} direct)`, verdict: added <= 2 ? 'PASS' : 'MISS' });
@@ -169,6 +171,8 @@ function scenarioMarkdown(s: ScenarioResult): string {
     x.target,
     `${int(x.completed)}`,
     int(x.failed),
+    int(x.peakOpen),
+    f(x.headers.p50, 2),
     f(x.ttft.p50, 2),
     f(x.ttft.p99, 2),
     d && x.target !== 'direct' ? f(x.ttft.p50 - d.ttft.p50, 2) : '',
@@ -179,7 +183,7 @@ function scenarioMarkdown(s: ScenarioResult): string {
     int(x.process?.peakRssMb),
     f(x.process?.loopMaxMs),
   ]);
-  return table(['target', 'complete', 'failed', 'TTFT p50 ms', 'TTFT p99 ms', 'added TTFT p50', 'total p50 ms', 'total p99 ms', 'events/stream', 'CPU µs/event', 'peak RSS MB', 'loop max ms'], rows);
+  return table(['target', 'complete', 'failed', 'peak open', 'headers p50 ms', 'TTFT p50 ms', 'TTFT p99 ms', 'added TTFT p50', 'total p50 ms', 'total p99 ms', 'events/stream', 'CPU µs/event', 'peak RSS MB', 'loop max ms'], rows);
 }
 
 function profileMarkdown(p: ProfileResult): string {
@@ -201,6 +205,7 @@ const STATIC_NOTES = [
   'Switchyard is measured on a data directory initialized by a first start (initdb and migrations), as a server restarts in production; the first start\'s peak is reported separately.',
   'V8\'s `--cpu-prof` samples the main thread on wall time: `writev` includes the moments the kernel ran another process during the syscall (a loopback write wakes its reader, which on a busy 2-core machine often preempts the writer). It overstates the syscall\'s own CPU cost; the CPU figures from the probe (`CPU ms/req`, `CPU µs/event`) are CPU time.',
   'The stream scenario moves streams x (chunks + 4) events per 200 x interval ms: with 1,000 streams at 20 ms that is about 50,000 SSE events per second through the gateway, each one a read from the upstream and a write to the client.',
+  '`peak open` is the most streams the load generator had open at the same moment (response headers received, end not yet), the lowest over the rounds; `headers p50` is the time from a stream\'s scheduled start to its response headers. A Node server whose event loop is busy accepts one new connection per loop turn (libuv 1.45 and later), so under load new connections wait in the listen queue, and a target can complete every stream without ever holding them all at once.',
 ];
 
 export function renderMarkdown(r: RunReport, checks: TargetCheck[]): string {
@@ -258,8 +263,8 @@ export function renderConsole(r: RunReport, checks: TargetCheck[]): string {
       head = ['target', 'rate', 'p50 ms', 'p99 ms', 'max ms', 'failed', 'loop max'];
       rows = s.figures.map((x) => [x.target, int(x.rate), f(x.latency.p50, 2), f(x.latency.p99, 2), f(x.latency.max, 2), int(x.failed), f(x.process?.loopMaxMs)]);
     } else {
-      head = ['target', 'complete', 'failed', 'TTFT p50', 'TTFT p99', 'total p50', 'CPU µs/event', 'RSS MB', 'loop max'];
-      rows = s.figures.map((x) => [x.target, int(x.completed), int(x.failed), f(x.ttft.p50, 2), f(x.ttft.p99, 2), f(x.completion.p50, 0), f(cpuPerEventUs(x), 1), int(x.process?.peakRssMb), f(x.process?.loopMaxMs)]);
+      head = ['target', 'complete', 'failed', 'peak open', 'TTFT p50', 'TTFT p99', 'total p50', 'CPU µs/event', 'RSS MB', 'loop max'];
+      rows = s.figures.map((x) => [x.target, int(x.completed), int(x.failed), int(x.peakOpen), f(x.ttft.p50, 2), f(x.ttft.p99, 2), f(x.completion.p50, 0), f(cpuPerEventUs(x), 1), int(x.process?.peakRssMb), f(x.process?.loopMaxMs)]);
     }
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
     lines.push(pad(head, widths), ...rows.map((row) => pad(row, widths)));

@@ -53,6 +53,10 @@ export interface StreamFigures {
   target: TargetName;
   streams: number;
   ttft: Summary;
+  /** Scheduled start to response headers. */
+  headers: Summary;
+  /** The lowest, over the rounds, of the most streams open at once. */
+  peakOpen: number;
   completion: Summary;
   completed: number;
   failed: number;
@@ -214,8 +218,8 @@ async function latencyScenario(ctx: ScenarioContext): Promise<ScenarioResult> {
 
 async function streamScenario(ctx: ScenarioContext): Promise<ScenarioResult> {
   const { options: o } = ctx;
-  const acc = new Map<TargetName, { ttft: Samples; completion: Samples; completed: number; failed: number; events: number[]; failures: string[]; process?: ProcessFigures }>();
-  for (const t of ctx.targets) acc.set(t.name, { ttft: new Samples(), completion: new Samples(), completed: 0, failed: 0, events: [], failures: [] });
+  const acc = new Map<TargetName, { ttft: Samples; headers: Samples; peaks: number[]; completion: Samples; completed: number; failed: number; events: number[]; failures: string[]; process?: ProcessFigures }>();
+  for (const t of ctx.targets) acc.set(t.name, { ttft: new Samples(), headers: new Samples(), peaks: [], completion: new Samples(), completed: 0, failed: 0, events: [], failures: [] });
   for (let round = 0; round < o.rounds; round++) {
     for (const t of order(ctx.targets, round)) {
       await pause(1000);
@@ -223,6 +227,8 @@ async function streamScenario(ctx: ScenarioContext): Promise<ScenarioResult> {
       const { value: r, stats } = await probed(t, run);
       const a = acc.get(t.name)!;
       a.ttft.append(r.ttft);
+      a.headers.append(r.headers);
+      a.peaks.push(r.peakOpen);
       a.completion.append(r.completion);
       a.completed += r.completed;
       a.failed += r.failed;
@@ -230,7 +236,7 @@ async function streamScenario(ctx: ScenarioContext): Promise<ScenarioResult> {
       for (const f of r.failures) if (a.failures.length < 5) a.failures.push(f);
       a.process = mergeProbe(a.process, stats);
       const s = summarize(r.ttft.values());
-      ctx.log(`[stream-200] round ${round + 1}/${o.rounds} ${t.name}: ${r.completed}/${o.streams} complete, TTFT p50 ${fmt(s.p50, 2)} ms p99 ${fmt(s.p99, 2)} ms${stats ? `, peak RSS ${fmt(stats.peakRssMb)} MB` : ''}${r.failed ? `, ${r.failed} failed (${r.failures[0]})` : ''}`);
+      ctx.log(`[stream-200] round ${round + 1}/${o.rounds} ${t.name}: ${r.completed}/${o.streams} complete, at most ${r.peakOpen} open at once, TTFT p50 ${fmt(s.p50, 2)} ms p99 ${fmt(s.p99, 2)} ms${stats ? `, peak RSS ${fmt(stats.peakRssMb)} MB` : ''}${r.failed ? `, ${r.failed} failed (${r.failures[0]})` : ''}`);
     }
   }
   const figures: StreamFigures[] = ctx.targets.map((t) => {
@@ -239,6 +245,8 @@ async function streamScenario(ctx: ScenarioContext): Promise<ScenarioResult> {
       target: t.name,
       streams: o.streams,
       ttft: summarize(a.ttft.values()),
+      headers: summarize(a.headers.values()),
+      peakOpen: Math.min(...a.peaks),
       completion: summarize(a.completion.values()),
       completed: a.completed,
       failed: a.failed,

@@ -3,6 +3,10 @@
  * listen backlog is not what is measured), each on its own connection. For every stream it records the
  * time to first token (first `data:` event whose delta has non-empty content) and the time to the end,
  * both from the stream's scheduled start, and checks the stream ended with `data: [DONE]`.
+ *
+ * It also records when each stream's response headers arrived and how many streams were open (headers
+ * received, end not yet) at once: a busy Node server accepts one connection per event-loop turn (libuv
+ * >= 1.45), so "N streams were started" does not mean the target ever held N at the same time.
  */
 import { Pool } from 'undici';
 import { Samples } from '../stats.ts';
@@ -18,6 +22,10 @@ export interface StreamLoadOptions {
 
 export interface StreamLoadResult {
   ttft: Samples;
+  /** From the scheduled start to the response headers. */
+  headers: Samples;
+  /** Most streams open at the same moment: response headers received, end not yet. */
+  peakOpen: number;
   completion: Samples;
   completed: number;
   failed: number;
@@ -41,6 +49,9 @@ function countOccurrences(text: string, pattern: string): number {
 export async function runStreams(opts: StreamLoadOptions): Promise<StreamLoadResult> {
   const pool = new Pool(opts.origin, { connections: opts.streams, pipelining: 1, headersTimeout: 60_000, bodyTimeout: 30_000, keepAliveTimeout: 60_000 });
   const ttft = new Samples();
+  const headers = new Samples();
+  let open = 0;
+  let peakOpen = 0;
   const completion = new Samples();
   const failures: string[] = [];
   let completed = 0;
@@ -52,8 +63,12 @@ export async function runStreams(opts: StreamLoadOptions): Promise<StreamLoadRes
   };
 
   const one = async (scheduledAt: number) => {
+    let counted = false;
     try {
       const res = await pool.request({ path: opts.path, method: 'POST', headers: opts.headers, body: opts.body });
+      headers.push(performance.now() - scheduledAt);
+      counted = true;
+      if (++open > peakOpen) peakOpen = open;
       if (res.statusCode !== 200) {
         fail(`HTTP ${res.statusCode}: ${(await res.body.text()).slice(0, 160)}`);
         return;
@@ -85,6 +100,8 @@ export async function runStreams(opts: StreamLoadOptions): Promise<StreamLoadRes
       completed++;
     } catch (err) {
       fail((err as Error).message);
+    } finally {
+      if (counted) open--;
     }
   };
 
@@ -104,5 +121,5 @@ export async function runStreams(opts: StreamLoadOptions): Promise<StreamLoadRes
   await Promise.all(all);
   const wallMs = performance.now() - started;
   await pool.close();
-  return { ttft, completion, completed, failed, eventsPerStream: completed ? events / completed : 0, failures, wallMs };
+  return { ttft, headers, peakOpen, completion, completed, failed, eventsPerStream: completed ? events / completed : 0, failures, wallMs };
 }
