@@ -4,7 +4,8 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { AppError } from '../errors.ts';
+import { AppError, unavailable } from '../errors.ts';
+import { isRedisUnavailable } from '../store/redis.ts';
 
 export interface ErrorBody {
   error: { message: string; type: string; code: string | null; param: string | null };
@@ -22,7 +23,11 @@ const FASTIFY_CODES: Record<string, { type: string; code: string; message?: stri
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { type: 'invalid_request_error', code: 'invalid_content_length' },
 };
 
+/** What a Redis outage becomes: limits, reservations and sign-in protection cannot be checked, so nothing is admitted. */
+const storeUnavailable = unavailable('A shared store this request needs (Redis) is unreachable. Retry shortly.', 'store_unavailable', 1);
+
 export function toErrorResponse(err: unknown): { status: number; body: ErrorBody; retryAfter?: number } {
+  if (isRedisUnavailable(err)) err = storeUnavailable;
   if (err instanceof AppError) {
     return { status: err.status, body: errorBody(err.status, err.type, err.message, err.code, err.param), retryAfter: err.retryAfter };
   }
@@ -62,7 +67,9 @@ export function sendError(reply: FastifyReply, err: unknown): FastifyReply {
 export function installErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const { status } = toErrorResponse(err);
-    if (status >= 500) request.log.error({ err }, 'request failed');
+    // An outage fails every request alike: one line each, without the stack.
+    if (isRedisUnavailable(err)) request.log.warn({ err: (err as Error).message || (err as Error).name }, 'request refused: Redis unreachable');
+    else if (status >= 500) request.log.error({ err }, 'request failed');
     else request.log.debug({ err: (err as Error)?.message }, 'request rejected');
     return sendError(reply, err);
   });

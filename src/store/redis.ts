@@ -2,7 +2,18 @@
  * Optional Redis (REDIS_URL): one command client and one subscriber, for state shared by a fleet
  * (rate limits, cache invalidation). Nothing here holds business rules.
  */
-import { createClient, type RedisClientType } from 'redis';
+import {
+  ClientClosedError,
+  ClientOfflineError,
+  ConnectionTimeoutError,
+  createClient,
+  DisconnectsClientError,
+  ReconnectStrategyError,
+  SocketClosedUnexpectedlyError,
+  SocketTimeoutError,
+  TimeoutError,
+  type RedisClientType,
+} from 'redis';
 
 export type RedisClient = RedisClientType;
 
@@ -15,7 +26,13 @@ export interface RedisHandle {
 }
 
 export async function openRedis(url: string, onError: (err: unknown) => void): Promise<RedisHandle> {
-  const client: RedisClient = createClient({ url, socket: { connectTimeout: 5000, reconnectStrategy: (retries) => Math.min(retries * 100, 3000) } });
+  // No offline queue on the command client: while Redis is unreachable a command fails at once (and the
+  // request gets a 503) instead of waiting for a reconnect that may take minutes.
+  const client: RedisClient = createClient({
+    url,
+    disableOfflineQueue: true,
+    socket: { connectTimeout: 5000, reconnectStrategy: (retries) => Math.min(retries * 100, 3000) },
+  });
   client.on('error', onError);
   await client.connect();
   const subscriber = client.duplicate();
@@ -33,7 +50,28 @@ export async function openRedis(url: string, onError: (err: unknown) => void): P
       }
     },
     async close() {
-      await Promise.allSettled([subscriber.quit(), client.quit()]);
+      // QUIT waits for Redis to answer; during an outage it would hold shutdown forever, so it gets two seconds.
+      let timer: NodeJS.Timeout | undefined;
+      const patience = new Promise<void>((resolve) => (timer = setTimeout(resolve, 2000)));
+      await Promise.race([Promise.allSettled([subscriber.quit(), client.quit()]), patience]);
+      clearTimeout(timer);
+      for (const c of [subscriber, client]) if (c.isOpen) c.destroy();
     },
   };
+}
+
+const UNAVAILABLE = [
+  ClientOfflineError,
+  ClientClosedError,
+  ConnectionTimeoutError,
+  SocketClosedUnexpectedlyError,
+  SocketTimeoutError,
+  TimeoutError,
+  ReconnectStrategyError,
+  DisconnectsClientError,
+];
+
+/** True when `err` says Redis could not be reached (as opposed to a command Redis refused). */
+export function isRedisUnavailable(err: unknown): boolean {
+  return UNAVAILABLE.some((type) => err instanceof type);
 }

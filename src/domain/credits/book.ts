@@ -42,6 +42,10 @@ export function periodStart(period: Budget['limits']['period'], now = new Date()
   return d;
 }
 
+/** Lets a store call that may fail run on without anyone awaiting it (the memory store answers synchronously). */
+const quietly = (r: void | Promise<void>) => {
+  if (r) r.catch(() => {});
+};
 const acctSlot = (accountId: string) => `a:${accountId}`;
 const budgetSlot = (budget: Budget, since: Date) => `b:${budget.keyId}:${budget.limits.period}:${budget.limits.amount_usd}:${since.getTime()}`;
 
@@ -166,8 +170,10 @@ export class CreditBook {
     if (hold.done) return;
     hold.done = true;
     const charged = cost > 0n ? picoToMicroCeil(cost) : 0;
-    void this.store.settle(acctSlot(hold.accountId), hold.reserved, charged);
-    if (hold.budgetSlot) void this.store.settle(hold.budgetSlot, hold.reserved, charged);
+    // A store that fails here (Redis gone) leaves the reservation to expire with its slot; the charge itself
+    // still goes to the ledger below. Unhandled, the rejection would end the process.
+    quietly(this.store.settle(acctSlot(hold.accountId), hold.reserved, charged));
+    if (hold.budgetSlot) quietly(this.store.settle(hold.budgetSlot, hold.reserved, charged));
     if (cost > 0n) {
       this.sink?.enqueue({ accountId: hold.accountId, chargeId: hold.chargeId, amount: cost, apiKeyId: detail.apiKeyId, model: detail.model, requestId: detail.requestId, budgetSlot: hold.budgetSlot, chargedMicro: charged });
     }

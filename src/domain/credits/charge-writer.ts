@@ -55,10 +55,16 @@ export class ChargeWriter implements ChargeSink {
       micro.set(c.accountId, (micro.get(c.accountId) ?? 0) + c.chargedMicro);
       if (c.budgetSlot) budgets.set(c.budgetSlot, (budgets.get(c.budgetSlot) ?? 0) + c.chargedMicro);
     }
-    await this.book.onWritten(
-      applied.map((a) => ({ accountId: a.accountId, chargedMicro: micro.get(a.accountId) ?? 0, balance: a.balance, version: a.version })),
-      budgets,
-    );
+    try {
+      await this.book.onWritten(
+        applied.map((a) => ({ accountId: a.accountId, chargedMicro: micro.get(a.accountId) ?? 0, balance: a.balance, version: a.version })),
+        budgets,
+      );
+    } catch (err) {
+      // The charges are in the ledger: retrying the batch would write nothing and still not reach the store.
+      // Its slots keep the charges as pending until they expire and reload from the ledger.
+      this.log.warn({ err: (err as Error).message || (err as Error).name, charges: batch.length }, 'charges written; credit store not updated');
+    }
   }
 
   /** Writes everything queued; retries failed batches a few times before giving up loudly. */

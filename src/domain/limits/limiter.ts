@@ -25,7 +25,7 @@ export function tooManyRequests(message: string, code: string, retryAfter: numbe
   return new AppError(429, 'rate_limit_error', message, code, null, retryAfter);
 }
 
-/** Consumes points; throws a 429 when the limit is exhausted. Store errors fail open (logged by the caller). */
+/** Consumes points; throws a 429 when the limit is exhausted. Store errors propagate (an unreachable Redis answers 503). */
 export async function consumeOrThrow(limiter: RateLimiterAbstract, key: string, points: number, message: string, code: string): Promise<RateLimiterRes> {
   try {
     return await limiter.consume(key, points);
