@@ -53,6 +53,11 @@ export const ProviderConfigSchema = z.object({
   headers: z.record(z.string(), z.string()).default({}),
   /** Azure OpenAI `api-version` query parameter. */
   api_version: z.string().optional(),
+  /**
+   * OpenAI wire format: send the output limit as `max_completion_tokens` instead of `max_tokens` (reasoning
+   * models require it, e.g. o-series and gpt-5 deployments on Azure). Default: the preset's (on for `openai`).
+   */
+  max_completion_tokens: z.boolean().optional(),
   /** AWS region and credentials for Bedrock (SigV4), or `api_key` for a Bedrock API key. */
   region: z.string().optional(),
   access_key_id: z.string().optional(),

@@ -104,7 +104,7 @@ function resolveOne(id: string, preset: ProviderPreset | undefined, file: Provid
     idleTimeoutMs: file?.stream_idle_timeout_ms,
     connectTimeoutMs: file?.connect_timeout_ms,
     streamUsageOption: preset?.streamUsageOption ?? true,
-    maxCompletionTokens: preset?.maxCompletionTokens ?? false,
+    maxCompletionTokens: file?.max_completion_tokens ?? preset?.maxCompletionTokens ?? false,
   };
   let client = clients.get(type);
   if (!client) {

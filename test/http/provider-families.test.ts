@@ -64,6 +64,8 @@ before(async () => {
   for (const f of FAMILIES) fakes.set(f.id, await startFakeUpstream());
   const backup = await startFakeUpstream();
   fakes.set('backup', backup);
+  const azure = await startFakeUpstream(scripted(fakeOpenAI, () => ({ text: 'from azure', usage: { input: 5, output: 2 } })));
+  fakes.set('azure', azure);
   server = await startTestServer({
     providers: [
       ...FAMILIES.map((f) => ({
@@ -76,14 +78,19 @@ before(async () => {
         timeout_ms: 1500,
       })),
       { id: 'backup', type: 'openai', base_url: backup.url, api_key: 'k', headers: {} },
+      // The azure preset, with a reasoning deployment that takes max_completion_tokens only.
+      { id: 'azure', base_url: azure.url, api_key: 'azure-secret', headers: {}, max_completion_tokens: true },
     ],
-    prices: Object.fromEntries([...FAMILIES.map((f) => [`${f.id}/test-model`, PRICES]), ['backup/test-model', PRICES]]),
-    models: FAMILIES.map((f) => ({
-      id: `failover/${f.id}`,
-      strategy: 'fallback' as const,
-      deployments: [{ provider: f.id, model: 'test-model', weight: 1 }],
-      fallbacks: ['backup/test-model'],
-    })),
+    prices: Object.fromEntries([...FAMILIES.map((f) => [`${f.id}/test-model`, PRICES]), ['backup/test-model', PRICES], ['azure/o-deployment', PRICES]]),
+    models: [
+      ...FAMILIES.map((f) => ({
+        id: `failover/${f.id}`,
+        strategy: 'fallback' as const,
+        deployments: [{ provider: f.id, model: 'test-model', weight: 1 }],
+        fallbacks: ['backup/test-model'],
+      })),
+      { id: 'team/reasoner', strategy: 'fallback' as const, deployments: [{ provider: 'azure', model: 'o-deployment', weight: 1 }], fallbacks: [] },
+    ],
     upstream: { maxAttempts: 1, firstByteTimeoutMs: 1500, streamIdleTimeoutMs: 1500, totalTimeoutMs: 10_000 },
     streamHeartbeatMs: 150,
     requestLog: { batchSize: 1000, flushIntervalMs: 10_000, maxQueue: 10_000 },
@@ -94,6 +101,20 @@ before(async () => {
 after(async () => {
   await server?.stop();
   for (const f of fakes.values()) await f.close();
+});
+
+describe('azure with max_completion_tokens', () => {
+  it('sends a max_tokens limit as max_completion_tokens to a deployment configured for it', async () => {
+    const azure = fakes.get('azure')!;
+    const done = await client.chat.completions.create({ model: 'team/reasoner', max_tokens: 77, messages: [{ role: 'user', content: 'x' }] });
+    assert.equal(done.choices[0]!.message.content, 'from azure');
+    const sent = azure.requests.at(-1)!;
+    assert.equal(sent.path, '/openai/deployments/o-deployment/chat/completions');
+    assert.equal(sent.query.get('api-version'), '2024-10-21');
+    assert.equal(sent.headers['api-key'], 'azure-secret');
+    assert.equal(sent.body.max_completion_tokens, 77);
+    assert.equal('max_tokens' in sent.body, false);
+  });
 });
 
 describe('stream heartbeats', () => {

@@ -124,6 +124,14 @@ describe('provider presets from the environment', () => {
 });
 
 describe('providers from the config file', () => {
+  it('sends the output limit as max_completion_tokens when the provider says so, over its preset', () => {
+    const env = { AZURE_API_KEY: 'k', AZURE_BASE_URL: 'https://r.openai.azure.com', OPENAI_API_KEY: 'k' };
+    assert.equal(get(registry(env), 'azure').provider.maxCompletionTokens, false);
+    assert.equal(get(registry(env, { providers: [{ id: 'azure', max_completion_tokens: true }] }), 'azure').provider.maxCompletionTokens, true);
+    assert.equal(get(registry(env), 'openai').provider.maxCompletionTokens, true);
+    assert.equal(get(registry(env, { providers: [{ id: 'openai', max_completion_tokens: false }] }), 'openai').provider.maxCompletionTokens, false);
+  });
+
   it('enables a custom OpenAI-compatible provider with a base_url and no key, marked local and declared', () => {
     const reg = registry({}, { providers: [{ id: 'my-vllm', type: 'openai', base_url: 'http://10.1.2.3:8000/v1/' }] });
     const e = get(reg, 'my-vllm');
