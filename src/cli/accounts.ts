@@ -37,6 +37,19 @@ function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
 
 const print = (value: unknown) => process.stdout.write(JSON.stringify(value, null, 2) + '\n');
 
+/** The first line of standard input, without its line ending (as `docker login --password-stdin` reads it). */
+async function firstLineOfStdin(): Promise<string> {
+  let text = '';
+  process.stdin.setEncoding('utf8');
+  for await (const chunk of process.stdin) {
+    text += chunk;
+    if (text.includes('\n') || text.length > 4096) break;
+  }
+  const line = text.split(/\r?\n/, 1)[0];
+  if (!line) throw new AppError(400, 'invalid_request_error', '--password-stdin read no password from standard input.', 'invalid_arguments');
+  return line;
+}
+
 async function userByIdOrEmail(s: Services, ref: string) {
   if (ref.includes('@')) {
     const found = await s.users.findForLogin(ref);
@@ -53,13 +66,16 @@ export function registerAccountCommands(program: Command, config: ConfigSource):
     .command('create')
     .description('Create a user')
     .requiredOption('--email <email>')
-    .option('--password <password>', 'initial password (or let the user reset it)')
+    .option('--password-stdin', 'read the initial password from standard input (first line); keeps it out of shell history and ps')
+    .option('--password <password>', 'initial password on the command line (visible to other local users; prefer --password-stdin)')
     .option('--name <name>')
     .option('--role <role>', 'user | admin', 'user')
     .option('--tier <tier>', 'free | pro | power | team', 'free')
     .action((opts) =>
       withServices(config, async (s) => {
-        const input = parse(AdminCreateUserSchema, { email: opts.email, password: opts.password, name: opts.name, role: opts.role, tier: opts.tier });
+        if (opts.password !== undefined && opts.passwordStdin) throw new AppError(400, 'invalid_request_error', 'Give the password either with --password or with --password-stdin, not both.', 'invalid_arguments');
+        const password = opts.passwordStdin ? await firstLineOfStdin() : opts.password;
+        const input = parse(AdminCreateUserSchema, { email: opts.email, password, name: opts.name, role: opts.role, tier: opts.tier });
         const user = await s.users.create(input);
         await s.audit.record({ actor: CLI_ACTOR, action: 'admin.user_create', targetType: 'user', targetId: user.id, changes: { email: user.email, role: user.role } });
         print(userView(user));

@@ -31,12 +31,18 @@ function cliEnv(dataDir: string, extra: Record<string, string> = {}): NodeJS.Pro
 }
 
 function cli(dataDir: string, ...args: string[]): Promise<Run> {
+  return cliWithInput(dataDir, undefined, ...args);
+}
+
+/** Like cli(), with `input` written to the command's standard input. */
+function cliWithInput(dataDir: string, input: string | undefined, ...args: string[]): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env: cliEnv(dataDir), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env: cliEnv(dataDir), stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    if (input !== undefined) child.stdin!.end(input);
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    child.stdout!.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
@@ -158,8 +164,8 @@ describe('switchyard CLI', { concurrency: true }, () => {
       alice = user;
     });
 
-    it('users create with a password prints the user but never the password or its hash', async () => {
-      const r = await cli(dataDir, 'users', 'create', '--email', 'bob@example.com', '--password', PASSWORD, '--name', 'Bob');
+    it('users create with a password from stdin prints the user but never the password or its hash', async () => {
+      const r = await cliWithInput(dataDir, `${PASSWORD}\n`, 'users', 'create', '--email', 'bob@example.com', '--password-stdin', '--name', 'Bob');
       const user = okJson(r);
       assert.equal(user.email, 'bob@example.com');
       assert.equal(user.name, 'Bob');
@@ -230,6 +236,14 @@ describe('switchyard CLI', { concurrency: true }, () => {
         const wrong = await fetch(`${url}/v1/models`, { headers: { authorization: `Bearer ${key.key.slice(0, -1)}x` } });
         assert.equal(wrong.status, 401);
         await wrong.body?.cancel();
+
+        // Bob's password came through standard input whole: without the line ending, nothing more.
+        const signIn = (password: string) =>
+          fetch(`${url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'bob@example.com', password }) });
+        const good = await signIn(PASSWORD);
+        assert.equal(good.status, 200, await good.text());
+        const withNewline = await signIn(`${PASSWORD}\n`);
+        assert.equal(withNewline.status, 401, await withNewline.text());
       });
     });
 
@@ -265,6 +279,15 @@ describe('switchyard CLI', { concurrency: true }, () => {
 
     it('an invalid email', async () => {
       cleanFailure(await cli(dataDir, 'users', 'create', '--email', 'not-an-email'), 2, /^switchyard: email: must be a valid email address$/);
+    });
+
+    it('--password-stdin with nothing on standard input, or with --password as well', async () => {
+      cleanFailure(await cliWithInput(dataDir, '', 'users', 'create', '--email', 'dan@example.com', '--password-stdin'), 2, /^switchyard: --password-stdin read no password from standard input\.$/);
+      cleanFailure(
+        await cliWithInput(dataDir, 'a long enough password\n', 'users', 'create', '--email', 'dan@example.com', '--password-stdin', '--password', 'another long password'),
+        2,
+        /^switchyard: Give the password either with --password or with --password-stdin, not both\.$/,
+      );
     });
 
     it('an unknown user', async () => {
