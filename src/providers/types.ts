@@ -31,6 +31,14 @@ export interface ToolCall {
   [extra: string]: unknown;
 }
 
+/**
+ * Anthropic's signed reasoning, kept so a client can send it back with the next turn (Anthropic requires the
+ * last assistant turn's thinking before its tool results when thinking is on). LiteLLM's `thinking_blocks`.
+ * In a stream, a thinking block's text arrives as `reasoning_content` and its signature as a block with
+ * empty `thinking`.
+ */
+export type ThinkingBlock = { type: 'thinking'; thinking: string; signature: string } | { type: 'redacted_thinking'; data: string };
+
 export interface AssistantMessage {
   role: 'assistant';
   content: string | null;
@@ -38,6 +46,7 @@ export interface AssistantMessage {
   refusal?: string | null;
   /** Thinking text from reasoning models (Anthropic thinking, Gemini thoughts, DeepSeek). */
   reasoning_content?: string;
+  thinking_blocks?: ThinkingBlock[];
   [extra: string]: unknown;
 }
 
@@ -86,6 +95,7 @@ export interface ChunkDelta {
   tool_calls?: ToolCallDelta[];
   refusal?: string | null;
   reasoning_content?: string;
+  thinking_blocks?: ThinkingBlock[];
   [extra: string]: unknown;
 }
 
@@ -180,4 +190,21 @@ export interface ChatAdapter {
   fromEmbeddingsResponse?(body: unknown, target: UpstreamTarget, req: EmbeddingsRequest): EmbeddingsResult;
   /** Maps an upstream error response (status and raw body) to an UpstreamError. */
   fromUpstreamError(status: number, body: string, headers: Record<string, string | string[] | undefined>): Error;
+}
+
+/** The thinking blocks a message carries (`thinking_blocks`), keeping only well-formed ones. */
+export function thinkingBlocksOf(message: object): ThinkingBlock[] {
+  const raw = (message as { thinking_blocks?: unknown }).thinking_blocks;
+  if (!Array.isArray(raw)) return [];
+  const out: ThinkingBlock[] = [];
+  for (const b of raw) {
+    if (!b || typeof b !== 'object') continue;
+    const block = b as Record<string, unknown>;
+    if (block.type === 'thinking' && typeof block.thinking === 'string' && typeof block.signature === 'string' && block.signature) {
+      out.push({ type: 'thinking', thinking: block.thinking, signature: block.signature });
+    } else if (block.type === 'redacted_thinking' && typeof block.data === 'string' && block.data) {
+      out.push({ type: 'redacted_thinking', data: block.data });
+    }
+  }
+  return out;
 }

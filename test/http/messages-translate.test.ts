@@ -87,9 +87,10 @@ describe('request: Anthropic -> pivot', () => {
       body.tools,
       original.tools.map((t: any) => ({ ...t })),
     );
-    // The signed thinking block is dropped from the history; everything else is Anthropic's own shape again.
+    // Anthropic's own shape again, the signed thinking block first in the assistant turn (a tool loop with
+    // thinking on is refused without it).
     assert.deepEqual(body.messages[0], original.messages[0]);
-    assert.deepEqual(body.messages[1], { role: 'assistant', content: original.messages[1].content.slice(1) });
+    assert.deepEqual(body.messages[1], original.messages[1]);
     // The tool_result's cache breakpoint lands on its last content block: the same cached prefix.
     const result = original.messages[2].content[0];
     assert.deepEqual(body.messages[2], {
@@ -229,10 +230,8 @@ describe('response: pivot completion -> Anthropic message', () => {
     const back = toAnthropicResponse(completion);
     assert.equal(back.id, original.id);
     assert.equal(back.stop_reason, original.stop_reason);
-    assert.deepEqual(
-      back.content,
-      original.content.map((b: any) => (b.type === 'thinking' ? { ...b, signature: '' } : b)),
-    );
+    // Block for block, the thinking signature included.
+    assert.deepEqual(back.content, original.content);
     assert.deepEqual(back.usage, { input_tokens: 512, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 240, output_tokens_details: { thinking_tokens: 120 } });
   });
 
@@ -296,10 +295,11 @@ describe('stream: pivot chunks -> Anthropic events', () => {
     const decoder = new AnthropicStreamDecoder(target, { model: 'x', messages: [] });
     const chunks = [...decoder.push(new TextEncoder().encode(raw)), ...decoder.end()];
     const ours = encode(chunks).map((e) => JSON.parse(JSON.stringify(e)));
-    // Anthropic's own events minus what the pivot cannot carry: pings, thinking signatures, empty JSON deltas.
+    // Anthropic's own events minus what the pivot does not carry: pings and empty JSON deltas. The thinking
+    // block's signature_delta comes through.
     const theirs = sseEvents(raw)
       .map((e) => e.data)
-      .filter((d) => d.type !== 'ping' && d.delta?.type !== 'signature_delta' && d.delta?.partial_json !== '');
+      .filter((d) => d.type !== 'ping' && d.delta?.partial_json !== '');
     assert.deepEqual(
       ours.map((e) => e.type),
       theirs.map((e) => e.type),

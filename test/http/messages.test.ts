@@ -10,7 +10,7 @@ import { startTestServer, ADMIN_KEY, type TestServer } from '../support/server.t
 import { startFakeUpstream, type FakeRequest, type FakeUpstream } from '../support/fake-upstream.ts';
 import { scripted } from '../support/fake-script.ts';
 import { fakeOpenAI } from '../support/fake-openai.ts';
-import { fakeAnthropic } from '../support/fake-anthropic.ts';
+import { fakeAnthropic, SIGNATURE, thinkingToolLoop } from '../support/fake-anthropic.ts';
 
 // USD per million tokens, a distinct price per token kind.
 const PRICES = { input: 3, output: 15, cached_input: 0.3, cache_write: 3.75 };
@@ -324,7 +324,7 @@ describe('an Anthropic-format upstream', () => {
     assert.equal(body.max_tokens, 4000);
     assert.deepEqual(body.system, [{ type: 'text', text: 'Answer briefly.', cache_control: { type: 'ephemeral' } }]);
     assert.deepEqual(msg.content, [
-      { type: 'thinking', thinking: 'Let me think.', signature: '' },
+      { type: 'thinking', thinking: 'Let me think.', signature: SIGNATURE },
       { type: 'text', text: 'Forty-two.' },
     ]);
     const { cost, ...usage } = msg.usage as any;
@@ -339,6 +339,51 @@ describe('an Anthropic-format upstream', () => {
     assert.equal(body.top_k, 7);
     assert.equal(body.temperature, 0.3);
     assert.equal('thinking' in body, false);
+  });
+
+  const weatherTool = { name: 'weather', description: 'Current weather', input_schema: { type: 'object' as const, properties: { city: { type: 'string' } } } };
+
+  for (const streamed of [false, true]) {
+    it(`thinking with tool use: the signed thinking block reaches the client and goes back with the tool result${streamed ? ' (streamed)' : ''}`, async () => {
+      anthropicUp.setHandler(thinkingToolLoop);
+      const params = { model: 'up-anthropic/claude-test', max_tokens: 4000, thinking: { type: 'enabled', budget_tokens: 2000 }, tools: [weatherTool], messages: [{ role: 'user', content: 'Weather in Paris?' }] } as any;
+      const first = streamed ? await client.messages.stream(params).finalMessage() : await client.messages.create(params);
+      assert.deepEqual(first.content[0], { type: 'thinking', thinking: 'I need the weather tool.', signature: SIGNATURE });
+      assert.equal(first.content[1]!.type, 'tool_use');
+
+      const second = await client.messages.create({
+        ...params,
+        messages: [...params.messages, { role: 'assistant', content: first.content }, { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_w1', content: '21 C' }] }],
+      });
+      assert.equal((second.content.find((b) => b.type === 'text') as any).text, 'It is 21 degrees.');
+      const sent = lastBody(anthropicUp).messages[1];
+      assert.deepEqual(sent.content[0], { type: 'thinking', thinking: 'I need the weather tool.', signature: SIGNATURE });
+      assert.equal(sent.content[1].type, 'tool_use');
+    });
+  }
+
+  it('redacted thinking comes through as a redacted_thinking block, streamed or not, and goes back as sent', async () => {
+    const redacted = { type: 'redacted_thinking', data: 'EmwKAhgBEgy3va3pzix/LafPsn4aDFIT2Xlxh0L5L8rLVyIwxtE3rAFBa8cr3qpP' };
+    const body = { id: 'msg_r1', type: 'message', role: 'assistant', model: 'claude-test', content: [redacted, { type: 'text', text: 'Done.' }], stop_reason: 'end_turn', stop_sequence: null, usage: { input_tokens: 5, output_tokens: 3 } };
+    const ev = (type: string, data: object) => ({ event: type, data: { type, ...data } });
+    const events = [
+      ev('message_start', { message: { ...body, content: [], stop_reason: null, usage: { input_tokens: 5, output_tokens: 1 } } }),
+      ev('content_block_start', { index: 0, content_block: redacted }),
+      ev('content_block_stop', { index: 0 }),
+      ev('content_block_start', { index: 1, content_block: { type: 'text', text: '' } }),
+      ev('content_block_delta', { index: 1, delta: { type: 'text_delta', text: 'Done.' } }),
+      ev('content_block_stop', { index: 1 }),
+      ev('message_delta', { delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 3 } }),
+      ev('message_stop', {}),
+    ];
+    anthropicUp.setHandler((req) => (req.body.stream ? { sse: events } : { json: body }));
+    const params = { model: 'up-anthropic/claude-test', max_tokens: 4000, thinking: { type: 'enabled', budget_tokens: 2000 }, messages: [{ role: 'user', content: 'x' }] } as any;
+    const plain = await client.messages.create(params);
+    const streamedMsg = await client.messages.stream(params).finalMessage();
+    for (const msg of [plain, streamedMsg]) assert.deepEqual(msg.content, [redacted, { type: 'text', text: 'Done.' }]);
+
+    await client.messages.create({ ...params, messages: [...params.messages, { role: 'assistant', content: plain.content }, { role: 'user', content: 'and?' }] });
+    assert.deepEqual(lastBody(anthropicUp).messages[1].content, [redacted, { type: 'text', text: 'Done.' }]);
   });
 
   it('streams thinking deltas before the text', async () => {

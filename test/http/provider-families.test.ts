@@ -9,7 +9,7 @@ import { startTestServer, type TestServer } from '../support/server.ts';
 import { startFakeUpstream, type FakeUpstream, type FakeRequest } from '../support/fake-upstream.ts';
 import { scripted, type ProviderFake, type ScriptedTurn } from '../support/fake-script.ts';
 import { fakeOpenAI } from '../support/fake-openai.ts';
-import { fakeAnthropic } from '../support/fake-anthropic.ts';
+import { fakeAnthropic, SIGNATURE, thinkingToolLoop } from '../support/fake-anthropic.ts';
 import { fakeGemini } from '../support/fake-gemini.ts';
 import { fakeBedrock } from '../support/fake-bedrock.ts';
 import { countText } from '../../src/providers/tokens.ts';
@@ -101,6 +101,46 @@ before(async () => {
 after(async () => {
   await server?.stop();
   for (const f of fakes.values()) await f.close();
+});
+
+describe('Anthropic thinking through the OpenAI API', () => {
+  const tools = [{ type: 'function' as const, function: { name: 'weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
+  const ask = { role: 'user' as const, content: 'Weather in Paris?' };
+  const result = { role: 'tool' as const, tool_call_id: 'toolu_w1', content: '21 C' };
+
+  it('returns the signed thinking as thinking_blocks, streamed or not, next to reasoning_content', async () => {
+    const up = fakes.get('up-anthropic')!;
+    up.setHandler(thinkingToolLoop);
+    const done = await client.chat.completions.create({ model: 'up-anthropic/test-model', reasoning_effort: 'low', tools, messages: [ask] });
+    const message = done.choices[0]!.message as any;
+    assert.equal(message.reasoning_content, 'I need the weather tool.');
+    assert.deepEqual(message.thinking_blocks, [{ type: 'thinking', thinking: 'I need the weather tool.', signature: SIGNATURE }]);
+
+    const stream = await client.chat.completions.create({ model: 'up-anthropic/test-model', reasoning_effort: 'low', tools, messages: [ask], stream: true });
+    const blocks: unknown[] = [];
+    for await (const chunk of stream) blocks.push(...(((chunk.choices[0]?.delta as any)?.thinking_blocks as unknown[]) ?? []));
+    assert.deepEqual(blocks, [{ type: 'thinking', thinking: '', signature: SIGNATURE }]);
+  });
+
+  it('a client that keeps thinking_blocks continues the tool loop with thinking; one that drops them gets an answer without it', async () => {
+    const up = fakes.get('up-anthropic')!;
+    up.setHandler(thinkingToolLoop);
+    const first = (await client.chat.completions.create({ model: 'up-anthropic/test-model', reasoning_effort: 'low', tools, messages: [ask] })).choices[0]!.message;
+
+    const kept = await client.chat.completions.create({ model: 'up-anthropic/test-model', reasoning_effort: 'low', tools, messages: [ask, first as any, result] });
+    assert.equal(kept.choices[0]!.message.content, 'It is 21 degrees.');
+    let sent = up.requests.at(-1)!.body;
+    assert.equal(sent.thinking.type, 'enabled');
+    assert.deepEqual(sent.messages[1].content[0], { type: 'thinking', thinking: 'I need the weather tool.', signature: SIGNATURE });
+
+    const { thinking_blocks: _dropped, ...plain } = first as any;
+    const without = await client.chat.completions.create({ model: 'up-anthropic/test-model', reasoning_effort: 'low', max_tokens: 500, tools, messages: [ask, plain, result] });
+    assert.equal(without.choices[0]!.message.content, 'It is 21 degrees.');
+    sent = up.requests.at(-1)!.body;
+    assert.equal('thinking' in sent, false, 'thinking is off for a tool loop whose thinking was not sent back');
+    assert.equal(sent.max_tokens, 500, 'and so is the thinking budget on top of max_tokens');
+    assert.equal(sent.messages[1].content[0].type, 'tool_use');
+  });
 });
 
 describe('azure with max_completion_tokens', () => {

@@ -266,6 +266,7 @@ describe('anthropic response translation', () => {
     const msg = completion.choices[0].message;
     assert.equal(msg.content, "I'll look both up.");
     assert.equal(msg.reasoning_content, 'The user asks for the weather in two cities; I can call get_weather for both.');
+    assert.deepEqual(msg.thinking_blocks, [{ type: 'thinking', thinking: msg.reasoning_content, signature: 'WaUjzkypQ2mUEVM36O2TxuC06KN8xyfbJwyem2dw3URve/op91XWHOEBLLqIOMfFG/UvLEczmEsUjavL....' }]);
     assert.deepEqual(msg.tool_calls, [
       { id: 'toolu_01A09q90qw90lq917835lq9', type: 'function', function: { name: 'get_weather', arguments: '{"location":"San Francisco, CA","unit":"fahrenheit"}' } },
       { id: 'toolu_01B19r01rx01mr028946mr0', type: 'function', function: { name: 'get_weather', arguments: '{"location":"Paris, France"}' } },
@@ -340,6 +341,8 @@ describe('anthropic stream decoding', () => {
       { role: 'assistant', content: '' },
       { reasoning_content: 'The user wants the weather in Paris. ' },
       { reasoning_content: 'I should call get_weather with unit celsius.' },
+      // The signature closes the thinking block, for a client to send back next turn.
+      { thinking_blocks: [{ type: 'thinking', thinking: '', signature: 'EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds2VsbGL4W+ZXKkHKN6pQLpLQNNSwHLGHlgZQdL6ky1hBafSCRvNe/MO+SeKdaCokM8ttyl6WEo1EwR==' }] },
       { content: 'Let me check ' },
       { content: 'the weather in Paris for you.' },
       { tool_calls: [{ index: 0, id: 'toolu_01T1x1fJ34qAmk2tNTrN7Up6', type: 'function', function: { name: 'get_weather', arguments: '' } }] },
@@ -393,7 +396,7 @@ describe('anthropic stream decoding', () => {
     const cut = sse.split('event: message_delta')[0];
     const { chunks, usage } = decodeWhole(cut);
     assert.equal(chunks.at(-1)!.choices[0].finish_reason, null);
-    assert.equal(chunks.length, 9);
+    assert.equal(chunks.length, 10);
     assert.deepEqual(usage, { input: 472, cacheRead: 2048, cacheWrite: 1024, output: 2, reasoning: 0 });
   });
 

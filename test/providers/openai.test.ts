@@ -103,6 +103,18 @@ describe('openai request building', () => {
     assert.deepEqual([groq.max_tokens, 'max_completion_tokens' in groq], [300, false]);
   });
 
+  it('leaves Anthropic thinking_blocks out of the messages it sends, and the rest of them as they were', () => {
+    const blocks = [{ type: 'thinking', thinking: 'hmm', signature: 'sig' }];
+    const messages = [
+      { role: 'user' as const, content: 'hi' },
+      { role: 'assistant' as const, content: 'hello', reasoning_content: 'hmm', thinking_blocks: blocks },
+      { role: 'user' as const, content: 'again' },
+    ];
+    const body = bodyOf(target(), chat({ messages }), false);
+    assert.deepEqual(body.messages, [messages[0], { role: 'assistant', content: 'hello', reasoning_content: 'hmm' }, messages[2]]);
+    assert.deepEqual(messages[1]!.thinking_blocks, blocks, 'the request itself is not changed');
+  });
+
   it('adds no stream_options when the provider does not support them (streamUsageOption=false)', () => {
     const body = bodyOf(target({ preset: 'mistral', baseUrl: 'https://api.mistral.ai/v1', streamUsageOption: false }), chat(), true);
     assert.equal(body.stream, true);

@@ -1,6 +1,6 @@
 /** Anthropic Messages wire format for the fake upstream: JSON messages, SSE event streams and error bodies. */
-import type { FakeReply, FakeRequest, SseItem } from './fake-upstream.ts';
-import { pieces, type ProviderFake, type ScriptedTurn } from './fake-script.ts';
+import type { FakeHandler, FakeReply, FakeRequest, SseItem } from './fake-upstream.ts';
+import { pieces, scripted, type ProviderFake, type ScriptedTurn } from './fake-script.ts';
 
 /** Anthropic's usage fields: `input_tokens` excludes cache reads and cache writes. */
 function usageOf(turn: ScriptedTurn) {
@@ -29,7 +29,7 @@ function inputOf(args: string): unknown {
   }
 }
 
-const SIGNATURE = 'EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds2VsbGL4W+ZXKkHKN6pQ==';
+export const SIGNATURE = 'EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds2VsbGL4W+ZXKkHKN6pQ==';
 
 function contentOf(turn: ScriptedTurn): object[] {
   const content: object[] = [];
@@ -135,3 +135,23 @@ export const fakeAnthropic: ProviderFake = {
 
   toolNames: (req: FakeRequest) => ((req.body?.tools ?? []) as { name: string }[]).map((t) => t.name),
 };
+
+/**
+ * A weather-tool loop with thinking, checked like the real API: with thinking on, the assistant turn whose
+ * tool calls are being answered must open with its own signed thinking block (or a redacted one), else 400.
+ * First turn: thinking + a `weather` tool call (id toolu_w1); after the tool result: thinking + the answer.
+ */
+export const thinkingToolLoop: FakeHandler = scripted(fakeAnthropic, (req) => {
+  const msgs = req.body.messages as { role: string; content: any[] | string }[];
+  const last = msgs.at(-1)!;
+  if (Array.isArray(last.content) && last.content[0]?.type === 'tool_result') {
+    const answered = msgs.at(-2)!;
+    const first = Array.isArray(answered.content) ? answered.content[0] : undefined;
+    const signed = (first?.type === 'thinking' && first.signature === SIGNATURE) || first?.type === 'redacted_thinking';
+    if (req.body.thinking?.type === 'enabled' && !signed) {
+      return { reply: fakeAnthropic.error(400, 'messages.1.content.0.type: Expected `thinking` or `redacted_thinking`, but found `tool_use`.') };
+    }
+    return { reasoning: 'The tool answered.', text: 'It is 21 degrees.' };
+  }
+  return { reasoning: 'I need the weather tool.', toolCalls: [{ id: 'toolu_w1', name: 'weather', arguments: '{"city":"Paris"}' }] };
+});

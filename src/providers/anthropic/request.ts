@@ -2,7 +2,7 @@
  * OpenAI Chat Completions request -> Anthropic Messages request. Pure: no I/O. Anything Anthropic cannot
  * express (unparsable tool arguments, audio parts, ...) is a 400 UpstreamError, never a crash.
  */
-import type { ChatMessage, ChatRequest, ContentPart, UpstreamRequest, UpstreamTarget } from '../types.ts';
+import { thinkingBlocksOf, type ChatMessage, type ChatRequest, type ContentPart, type UpstreamRequest, type UpstreamTarget } from '../types.ts';
 import { UpstreamError } from '../errors.ts';
 import {
   ANTHROPIC_VERSION,
@@ -173,7 +173,8 @@ function convertMessages(msgs: ChatMessage[]): Converted {
       case 'user':
         return push('user', contentBlocks(m, 'media', param));
       case 'assistant':
-        return push('assistant', [...contentBlocks(m, 'text', param), ...toolUseBlocks(m, param)]);
+        // Earlier reasoning goes back first and unchanged, as Anthropic returned it (signatures included).
+        return push('assistant', [...thinkingBlocksOf(m), ...contentBlocks(m, 'text', param), ...toolUseBlocks(m, param)]);
       case 'tool':
         return push('user', [toolResultBlock(m, param)]);
       default:
@@ -186,6 +187,21 @@ function convertMessages(msgs: ChatMessage[]): Converted {
   }
   trimFinalAssistant(messages);
   return { system, messages };
+}
+
+/**
+ * With thinking on, Anthropic requires the assistant turn whose tool calls the conversation is answering to
+ * open with its thinking block. A client that did not keep the blocks (any OpenAI client but LiteLLM's
+ * convention, or a history from another model) cannot supply them: that request goes without thinking
+ * instead of failing with a 400.
+ */
+function missingThinkingForToolLoop(messages: RequestMessage[]): boolean {
+  const last = messages[messages.length - 1];
+  if (last?.role !== 'user' || last.content[0]?.type !== 'tool_result') return false;
+  const answered = messages[messages.length - 2];
+  if (answered?.role !== 'assistant' || !answered.content.some((b) => b.type === 'tool_use')) return false;
+  const first = answered.content[0]?.type;
+  return first !== 'thinking' && first !== 'redacted_thinking';
 }
 
 /** A prefilled final assistant turn may not end with whitespace. */
@@ -271,9 +287,11 @@ const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v
 /** The Anthropic Messages body for an OpenAI request (also usable by wire formats that embed it). */
 export function toMessagesBody(req: ChatRequest, model: string, stream: boolean): MessagesRequest {
   const { system, messages } = convertMessages(req.messages);
-  const thinking = thinkingConfig(req);
+  let thinking = thinkingConfig(req);
+  if (thinking && thinking.type !== 'disabled' && missingThinkingForToolLoop(messages)) thinking = undefined;
   const thinkingOn = !!thinking && thinking.type !== 'disabled';
-  const body: MessagesRequest = { model, max_tokens: messagesMaxTokens(req, thinking), messages };
+  // (An explicit "disabled": undefined would let messagesMaxTokens read the request's thinking again.)
+  const body: MessagesRequest = { model, max_tokens: messagesMaxTokens(req, thinking ?? { type: 'disabled' }), messages };
   const { tools, tool_choice, instruction } = toolsAndChoice(req, thinkingOn);
   if (req.response_format?.type === 'json_object') system.push({ type: 'text', text: JSON_OBJECT_INSTRUCTION });
   if (instruction) system.push({ type: 'text', text: instruction });

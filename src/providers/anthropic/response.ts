@@ -1,6 +1,6 @@
 /** Anthropic Messages response -> OpenAI chat completion, and the usage mapping shared with the stream. */
 import { tokenCount, usageToOpenAI } from '../usage.ts';
-import type { AssistantMessage, ChatRequest, ChatResult, FinishReason, ToolCall, UpstreamTarget, Usage } from '../types.ts';
+import type { AssistantMessage, ChatRequest, ChatResult, FinishReason, ThinkingBlock, ToolCall, UpstreamTarget, Usage } from '../types.ts';
 import { malformedUpstream } from '../errors.ts';
 import { errorFromWire } from './errors.ts';
 import { structuredOutputTool } from './request.ts';
@@ -46,23 +46,29 @@ export function fromUpstreamResponse(body: unknown, target: UpstreamTarget, req:
   const answerTool = structuredOutputTool(req)?.name;
   const texts: string[] = [];
   const thinking: string[] = [];
+  const signed: ThinkingBlock[] = [];
   const toolCalls: ToolCall[] = [];
   let answer: string | undefined;
   for (const block of b.content) {
     if (!block || typeof block !== 'object') continue;
     if (block.type === 'text' && typeof block.text === 'string') texts.push(block.text);
-    else if (block.type === 'thinking' && typeof block.thinking === 'string') thinking.push(block.thinking);
-    else if (block.type === 'tool_use') {
+    else if (block.type === 'thinking' && typeof block.thinking === 'string') {
+      thinking.push(block.thinking);
+      if (typeof block.signature === 'string' && block.signature) signed.push({ type: 'thinking', thinking: block.thinking, signature: block.signature });
+    } else if (block.type === 'redacted_thinking' && typeof block.data === 'string' && block.data) {
+      signed.push({ type: 'redacted_thinking', data: block.data });
+    } else if (block.type === 'tool_use') {
       const args = JSON.stringify(block.input ?? {});
       // The forced json_schema tool is the answer itself, not a call the client should run.
       if (answerTool && block.name === answerTool) answer = args;
       else toolCalls.push({ id: String(block.id ?? ''), type: 'function', function: { name: String(block.name ?? ''), arguments: args } });
     }
-    // redacted_thinking and server-side tool blocks have no OpenAI equivalent.
+    // Server-side tool blocks have no OpenAI equivalent.
   }
 
   const message: AssistantMessage = { role: 'assistant', content: answer ?? (texts.length ? texts.join('') : null), refusal: null };
   if (thinking.length) message.reasoning_content = thinking.join('');
+  if (signed.length) message.thinking_blocks = signed;
   if (toolCalls.length) message.tool_calls = toolCalls;
   let finish = finishReasonOf(b.stop_reason);
   // A json_schema answer (or a tool_use stop with nothing to run) is a normal stop for the client.

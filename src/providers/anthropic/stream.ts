@@ -130,8 +130,12 @@ export class AnthropicEventTranslator {
       const toolIndex = this.toolCalls++;
       this.blocks.set(index, { kind: 'tool', toolIndex, startInput: input });
       this.chunk(out, { tool_calls: [{ index: toolIndex, id: String(b.id ?? ''), type: 'function', function: { name: String(b.name ?? ''), arguments: '' } }] });
+    } else if (b.type === 'redacted_thinking' && typeof b.data === 'string' && b.data) {
+      // Encrypted reasoning: nothing to show, but the client must be able to send it back.
+      this.blocks.set(index, { kind: 'other' });
+      this.chunk(out, { thinking_blocks: [{ type: 'redacted_thinking', data: b.data }] });
     } else {
-      // redacted_thinking, server_tool_use, web search results, ...: no OpenAI equivalent.
+      // server_tool_use, web search results, ...: no OpenAI equivalent.
       this.blocks.set(index, { kind: 'other' });
     }
   }
@@ -154,8 +158,12 @@ export class AnthropicEventTranslator {
         else if (block.kind === 'tool') this.chunk(out, { tool_calls: [{ index: block.toolIndex!, function: { arguments: d.partial_json } }] });
         return;
       }
+      case 'signature_delta':
+        // Ends a thinking block: its text went out as reasoning_content, so the block carries only the signature.
+        if (typeof d.signature === 'string' && d.signature) this.chunk(out, { thinking_blocks: [{ type: 'thinking', thinking: '', signature: d.signature }] });
+        return;
       default:
-        // signature_delta (thinking verification) and citations_delta carry nothing we forward.
+        // citations_delta carries nothing we forward.
         return;
     }
   }

@@ -44,7 +44,10 @@ export interface ToolResultBlock {
   cache_control?: CacheControl;
 }
 
-export type RequestBlock = TextBlock | ImageBlock | DocumentBlock | ToolUseBlock | ToolResultBlock;
+/** Signed (or encrypted) reasoning from an earlier response, sent back as received. */
+export type ThinkingBlock = { type: 'thinking'; thinking: string; signature: string } | { type: 'redacted_thinking'; data: string };
+
+export type RequestBlock = TextBlock | ImageBlock | DocumentBlock | ToolUseBlock | ToolResultBlock | ThinkingBlock;
 
 export interface RequestMessage {
   role: 'user' | 'assistant';

@@ -39,8 +39,18 @@ function headers(target: UpstreamTarget): Record<string, string> {
   return h;
 }
 
+/** Anthropic's signed thinking (`thinking_blocks`) means nothing to an OpenAI-format upstream, which may refuse it. */
+function withoutThinkingBlocks(messages: ChatRequest['messages']): ChatRequest['messages'] {
+  if (!messages.some((m) => 'thinking_blocks' in m)) return messages;
+  return messages.map((m) => {
+    if (!('thinking_blocks' in m)) return m;
+    const { thinking_blocks: _dropped, ...rest } = m;
+    return rest as typeof m;
+  });
+}
+
 export function toUpstreamRequest(target: UpstreamTarget, req: ChatRequest, stream: boolean): UpstreamRequest {
-  const body: Json = { ...req, model: target.model, stream };
+  const body: Json = { ...req, messages: withoutThinkingBlocks(req.messages), model: target.model, stream };
   if (stream && target.provider.streamUsageOption) body.stream_options = { ...(req.stream_options ?? {}), include_usage: true };
   else delete body.stream_options; // upstreams without the option reject it; they report usage anyway
   // A limit set as max_tokens (by the client, or by admission capping a short balance) in the field the upstream takes.

@@ -1,11 +1,11 @@
 /**
  * Anthropic Messages request (inbound) -> OpenAI Chat Completions request (the pivot format). Pure: no I/O.
- * Content the pivot cannot express (server tools, file-id sources, ...) is a 400, never a silent drop; thinking
- * blocks in the history are dropped (no upstream but Anthropic could verify them), and Anthropic-only hints
- * (`thinking`, `top_k`, `cache_control`) reach only upstreams that understand them (see InboundOptions).
+ * Content the pivot cannot express (server tools, file-id sources, ...) is a 400, never a silent drop. Thinking
+ * blocks in the history, and Anthropic-only hints (`thinking`, `top_k`, `cache_control`), reach only upstreams
+ * that understand them (see InboundOptions): no other upstream could verify a thinking block's signature.
  */
 import { createHash } from 'node:crypto';
-import type { ChatMessage, ChatRequest, ContentPart, ToolDefinition } from '../../../providers/types.ts';
+import type { ChatMessage, ChatRequest, ContentPart, ThinkingBlock, ToolDefinition } from '../../../providers/types.ts';
 import { badRequest } from '../../../errors.ts';
 import type { AnthropicMessage, AnthropicTool, ContentBlock, CountTokensRequest, MessagesRequest } from './schema.ts';
 
@@ -161,7 +161,7 @@ class Converter {
     return message(prefix ? `${prefix}${text}`.trimEnd() : text);
   }
 
-  /** Assistant content: text joined, tool_use blocks as tool_calls; thinking blocks are dropped. */
+  /** Assistant content: text joined, tool_use blocks as tool_calls, signed thinking as `thinking_blocks` (Anthropic upstreams only). */
   assistant(msg: AnthropicMessage, param: string, out: ChatMessage[]): void {
     if (typeof msg.content === 'string') {
       out.push({ role: 'assistant', content: msg.content });
@@ -169,6 +169,7 @@ class Converter {
     }
     const texts: string[] = [];
     const calls: NonNullable<ChatMessage['tool_calls']> = [];
+    const thinking: ThinkingBlock[] = [];
     let cacheSource: Json | undefined;
     msg.content.forEach((block, i) => {
       const p = `${param}.content[${i}]`;
@@ -184,8 +185,11 @@ class Converter {
           return;
         }
         case 'thinking':
+          // Unsigned thinking (a history from elsewhere) cannot be verified by Anthropic either: dropped.
+          if (this.extras && block.signature) thinking.push({ type: 'thinking', thinking: block.thinking, signature: block.signature });
+          return;
         case 'redacted_thinking':
-          // Signed reasoning only Anthropic can check; the pivot format has no place for it in a request.
+          if (this.extras && block.data) thinking.push({ type: 'redacted_thinking', data: block.data });
           return;
         default:
           throw invalid(`Content block type '${block.type}' is not allowed in an assistant message`, `${p}.type`);
@@ -194,6 +198,7 @@ class Converter {
     const text = texts.join('');
     const m: ChatMessage = { role: 'assistant', content: text || (calls.length ? null : '') };
     if (calls.length) m.tool_calls = calls;
+    if (thinking.length) m.thinking_blocks = thinking;
     // Message-level cache_control (LiteLLM convention, which the outbound Anthropic adapter reads).
     if (cacheSource) this.cache(m, cacheSource);
     out.push(m);

@@ -2,7 +2,7 @@
  * OpenAI chat completion (the pivot format) -> Anthropic Messages response, plus the usage and stop-reason
  * mappings the stream encoder shares. Pure: no I/O.
  */
-import type { ChatChoice, ChatCompletion, FinishReason, OpenAIUsage } from '../../../providers/types.ts';
+import { thinkingBlocksOf, type ChatChoice, type ChatCompletion, type FinishReason, type OpenAIUsage } from '../../../providers/types.ts';
 
 /** Anthropic usage as this gateway returns it: Anthropic's fields, plus `cost` (USD) as on every response. */
 export interface AnthropicUsage {
@@ -19,6 +19,7 @@ export interface AnthropicUsage {
 export type AnthropicContentBlock =
   | { type: 'text'; text: string }
   | { type: 'thinking'; thinking: string; signature: string }
+  | { type: 'redacted_thinking'; data: string }
   | { type: 'tool_use'; id: string; name: string; input: Record<string, unknown> };
 
 export interface AnthropicResponseMessage {
@@ -113,8 +114,12 @@ export function toAnthropicResponse(completion: ChatCompletion, opts: ResponseOp
   const choice: ChatChoice | undefined = completion.choices[0];
   const message = choice?.message;
   const content: AnthropicContentBlock[] = [];
-  if (typeof message?.reasoning_content === 'string' && message.reasoning_content) {
-    // No upstream but Anthropic signs thinking; an empty signature says so (Anthropic ignores it on input anyway).
+  const signed = message ? thinkingBlocksOf(message) : [];
+  if (signed.length) {
+    // Anthropic's own blocks, signatures included, so the client can send them back on the next turn.
+    content.push(...signed);
+  } else if (typeof message?.reasoning_content === 'string' && message.reasoning_content) {
+    // No upstream but Anthropic signs thinking; an empty signature says so (such a block is dropped on input).
     content.push({ type: 'thinking', thinking: message.reasoning_content, signature: '' });
   }
   const text = typeof message?.content === 'string' ? message.content : '';

@@ -5,7 +5,7 @@
  * `content_block_stop`, then `message_delta` (stop reason and final usage) and `message_stop`.
  * `message_delta` waits for the end of the stream, because usage may come in a chunk after finish_reason.
  */
-import type { ChatChunk, FinishReason, OpenAIUsage } from '../../../providers/types.ts';
+import { thinkingBlocksOf, type ChatChunk, type FinishReason, type OpenAIUsage, type ThinkingBlock } from '../../../providers/types.ts';
 import { anthropicErrorType } from './errors.ts';
 import { matchedStop, messageId, toAnthropicUsage, toStopReason } from './response.ts';
 
@@ -69,6 +69,7 @@ export class AnthropicStreamEncoder {
       this.ensure('thinking', out);
       out.push({ type: 'content_block_delta', index: this.open!.index, delta: { type: 'thinking_delta', thinking: d.reasoning_content } });
     }
+    for (const block of thinkingBlocksOf(d)) this.thinkingBlock(block, out);
     const text = (typeof d.content === 'string' ? d.content : '') || (typeof d.refusal === 'string' ? d.refusal : '');
     if (text) {
       this.ensure('text', out);
@@ -122,6 +123,23 @@ export class AnthropicStreamEncoder {
         usage: { input_tokens: this.opts.inputTokens ?? 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 0 },
       },
     });
+  }
+
+  /**
+   * Anthropic's signature ends the thinking block it signs (its text came as reasoning_content); an encrypted
+   * block is complete in itself. Either way the next thinking text starts a new block.
+   */
+  private thinkingBlock(block: ThinkingBlock, out: AnthropicStreamEvent[]): void {
+    if (block.type === 'thinking') {
+      this.ensure('thinking', out);
+      out.push({ type: 'content_block_delta', index: this.open!.index, delta: { type: 'signature_delta', signature: block.signature } });
+      this.close(out);
+      return;
+    }
+    this.close(out);
+    const index = this.nextIndex++;
+    out.push({ type: 'content_block_start', index, content_block: { type: 'redacted_thinking', data: block.data } });
+    out.push({ type: 'content_block_stop', index });
   }
 
   /** Makes a block of `kind` the open one, closing whatever else was open. */
