@@ -25,6 +25,12 @@ export interface BreakerOptions {
 export const DEFAULT_BREAKER: BreakerOptions = { windowMs: 30_000, minRequests: 5, failureRate: 0.5, openMs: 10_000, maxOpenMs: 300_000, halfOpenProbes: 1 };
 
 const SLOTS = 10;
+/**
+ * Breakers one process keeps. A client can name any model on a local provider, and each name would otherwise
+ * stay as a breaker and a `circuit_breaker_state` series forever; past this, closed breakers are forgotten,
+ * idle ones first. Open and half-open ones are always kept.
+ */
+export const MAX_BREAKERS = 1000;
 const STATE_VALUE: Record<BreakerState, number> = { closed: 0, half_open: 1, open: 2 };
 
 interface Breaker {
@@ -129,14 +135,33 @@ export class BreakerBoard {
     return n;
   }
 
-  private get(id: string): Breaker {
+  private get(id: string, now = Date.now()): Breaker {
     let b = this.breakers.get(id);
     if (!b) {
       b = { id, state: 'closed', openUntil: 0, trips: 0, probes: 0, epochs: new Float64Array(SLOTS).fill(-1), ok: new Uint32Array(SLOTS), failed: new Uint32Array(SLOTS), lastTransition: Date.now(), lastFailureAt: undefined };
       this.breakers.set(id, b);
       this.metrics.breakerState.set({ deployment: id }, 0);
+      if (this.breakers.size > MAX_BREAKERS) this.forget(id, now);
     }
     return b;
+  }
+
+  /** Brings the board back to MAX_BREAKERS: closed breakers with nothing in their window, then the oldest closed ones. */
+  private forget(keep: string, now: number): void {
+    const drop = (id: string) => {
+      this.breakers.delete(id);
+      this.metrics.breakerState.remove({ deployment: id });
+    };
+    const closed = [...this.breakers.values()].filter((b) => b.id !== keep && b.state === 'closed' && b.probes === 0);
+    for (const b of closed) {
+      if (this.breakers.size <= MAX_BREAKERS) return;
+      const { ok, failed } = this.window(b, now);
+      if (ok + failed === 0) drop(b.id);
+    }
+    for (const b of closed) {
+      if (this.breakers.size <= MAX_BREAKERS) return;
+      if (this.breakers.has(b.id)) drop(b.id);
+    }
   }
 
   /** May a request go to this deployment now? `probe` marks a half-open trial that must report back. */
@@ -154,7 +179,7 @@ export class BreakerBoard {
 
   /** The upstream answered (any non-transient outcome counts: the deployment is alive). */
   success(id: string, admit: Admit, now = Date.now()): void {
-    const b = this.get(id);
+    const b = this.get(id, now);
     if (admit === 'probe') {
       b.probes = Math.max(0, b.probes - 1);
       if (b.state === 'half_open') this.apply(id, 'closed', 0, 0, true);
@@ -164,7 +189,7 @@ export class BreakerBoard {
 
   /** A transient failure (5xx, 429, timeout, connection). */
   failure(id: string, admit: Admit, now = Date.now()): void {
-    const b = this.get(id);
+    const b = this.get(id, now);
     b.lastFailureAt = now;
     if (admit === 'probe') {
       b.probes = Math.max(0, b.probes - 1);
