@@ -23,6 +23,7 @@ import { OrgService } from './domain/orgs/orgs.ts';
 import { UserService } from './domain/users/users.ts';
 import { openRedis, type RedisHandle } from './store/redis.ts';
 import { EndedSessions } from './domain/auth/ended-sessions.ts';
+import { CredentialPruner } from './domain/auth/credential-pruning.ts';
 import { Ledger } from './domain/credits/ledger.ts';
 import { CreditBook } from './domain/credits/book.ts';
 import { ChargeWriter } from './domain/credits/charge-writer.ts';
@@ -55,6 +56,8 @@ export interface Services {
   keyUsage: KeyUsageTracker;
   orgs: OrgService;
   sessions: SessionService;
+  /** Deletes refresh and password-reset tokens a day past their expiry (hourly). */
+  credentialPruner: CredentialPruner;
   audit: AuditLog;
   mailer: Mailer;
   accessTokens: AccessTokens;
@@ -132,6 +135,8 @@ export async function createServices(config: Config, opts: CreateServicesOptions
       await ledger.post(trx, acct.id, { kind: 'trial', amount: trialCredit, reason: 'trial credit', actor: { type: 'system', id: null }, referenceType: 'trial', referenceId: user.id });
       return () => ledger.changed(acct.id);
     };
+    const credentialPruner = new CredentialPruner(database.db, log);
+    credentialPruner.start();
     const endedSessions = new EndedSessions(database.db, bus, config.accessTokenTtlSeconds, (err) => log.warn({ err }, 'could not reload ended sessions'));
     await endedSessions.load();
     const sessions = new SessionService(database.db, users, accessTokens, new LoginGuard(config.loginLimits, redis), audit, mailer, config, grantTrial, endedSessions);
@@ -167,6 +172,7 @@ export async function createServices(config: Config, opts: CreateServicesOptions
       keyUsage,
       orgs,
       sessions,
+      credentialPruner,
       audit,
       mailer,
       accessTokens,
@@ -194,6 +200,7 @@ export async function closeServices(s: Services): Promise<void> {
   await s.requestLog.drain();
   await s.observability.close();
   await s.keyUsage.stop();
+  await s.credentialPruner.stop();
   await s.maintenance?.stop();
   await s.redis?.close();
   await s.database.close();

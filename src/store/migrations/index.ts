@@ -7,6 +7,7 @@ import * as m004 from './004_money.ts';
 import * as m005 from './005_billing.ts';
 import * as m006 from './006_request_log_scale.ts';
 import * as m007 from './007_request_log_write_cost.ts';
+import * as m008 from './008_credential_indexes.ts';
 
 export const migrations: Record<string, Migration> = {
   '001_initial': m001,
@@ -16,4 +17,5 @@ export const migrations: Record<string, Migration> = {
   '005_billing': m005,
   '006_request_log_scale': m006,
   '007_request_log_write_cost': m007,
+  '008_credential_indexes': m008,
 };
