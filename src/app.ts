@@ -148,9 +148,12 @@ export async function createServices(config: Config, opts: CreateServicesOptions
     observability.caches.register({ name: 'deployment_stats', description: 'Measured latency and throughput per deployment', clear: () => stats.clear() });
     observability.caches.register({
       name: 'rate_limits',
-      description: 'Request and token counters of per-user and per-key rate limits (clearing starts every window afresh; in-flight concurrency is kept)',
+      description: 'Request and token counters of per-user and per-key rate limits, and the anonymous per-IP limit (clearing starts every window afresh; in-flight concurrency is kept)',
       stats: () => ({ backend: redis ? 'redis' : 'memory' }),
-      clear: () => gateway.limits.clear(),
+      clear: async () => {
+        await gateway.limits.clear();
+        await gateway.admission.clearAnonymousCounts();
+      },
     });
     const plans = plansFor(config);
     const billing = new BillingService({ db: database.db, ledger, users, audit, plans, config, log });

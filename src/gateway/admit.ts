@@ -12,17 +12,34 @@ import type { RequestContext } from './context.ts';
 import type { Candidate, RoutePlan } from './router.ts';
 import { plansFor, type Plans } from '../domain/plans/plans.ts';
 
+const ANON_PREFIX = 'anon-ip';
+
 export class Admission {
   private readonly anonymousModels: RegExp[];
-  private readonly anonymousLimiter: RateLimiterAbstract | undefined;
+  private anonymousLimiter: RateLimiterAbstract | undefined;
   private readonly plans: Plans;
 
-  constructor(config: Config, redis?: RedisHandle) {
+  constructor(
+    private readonly config: Config,
+    private readonly redis?: RedisHandle,
+  ) {
     this.plans = plansFor(config);
     this.anonymousModels = config.anonymous.models.map(globToRegExp);
-    this.anonymousLimiter = config.anonymous.enabled
-      ? createLimiter({ keyPrefix: 'anon-ip', points: config.anonymous.rpm, durationSeconds: 60 }, redis)
-      : undefined;
+    this.anonymousLimiter = this.newAnonymousLimiter();
+  }
+
+  private newAnonymousLimiter(): RateLimiterAbstract | undefined {
+    const { enabled, rpm } = this.config.anonymous;
+    return enabled ? createLimiter({ keyPrefix: ANON_PREFIX, points: rpm, durationSeconds: 60 }, this.redis) : undefined;
+  }
+
+  /** Forgets the anonymous per-IP counts (admin "clear caches"), on every instance when they live in Redis. */
+  async clearAnonymousCounts(): Promise<void> {
+    this.anonymousLimiter = this.newAnonymousLimiter();
+    if (!this.redis) return;
+    for await (const keys of this.redis.client.scanIterator({ MATCH: `sy:${ANON_PREFIX}:*`, COUNT: 500 })) {
+      if (keys.length) await this.redis.client.del(keys);
+    }
   }
 
   /** The candidates this caller may use (allowlists can drop some fallbacks); throws when none remain. */

@@ -126,6 +126,12 @@ describe('anonymous access (enabled: mock/echo only, small rpm)', () => {
     const retry = Number(limited.headers.get('retry-after'));
     assert.ok(retry >= 1 && retry <= 60, `Retry-After ${limited.headers.get('retry-after')}`);
     assertError(await api.chat(undefined, 'mock/tools'), 403, 'model_not_allowed_anonymously'); // the model refusal comes first
+
+    // An admin clearing the rate-limit counters lets the address in again.
+    const cleared = await server.request('/api/admin/caches/clear', { method: 'POST', json: { names: ['rate_limits'] } });
+    assert.equal(cleared.status, 200, await cleared.clone().text());
+    const again = await api.chat(undefined, 'mock/echo', { content: 'after clear' });
+    assert.equal(again.status, 200, again.text);
   });
 
   it('a presented but invalid key is refused (401), never downgraded to anonymous', async () => {

@@ -35,6 +35,7 @@ describe('a fleet of two instances on one Redis', { skip }, () => {
   function fleetOverrides() {
     return {
       redisUrl: REDIS,
+      anonymous: { enabled: true, models: ['mock/echo'], rpm: 2 },
       credits: { mode: 'prepaid' as const, chargeFlushIntervalMs: 20 },
       providers: [{ id: 'up', type: 'openai' as const, base_url: upstream.url, api_key: 'k', headers: {} }],
       prices: { 'up/m': { input: 1, output: 2 } },
@@ -58,6 +59,16 @@ describe('a fleet of two instances on one Redis', { skip }, () => {
 
   const chat = (s: TestServer, key: string, model = 'up/m') =>
     fetch(`${s.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ model, max_tokens: 50, messages: [{ role: 'user', content: 'hi' }] }) });
+
+  it('shares the anonymous per-IP limit, and an admin clearing it on one instance clears it for both', async () => {
+    const anon = (s: TestServer) =>
+      fetch(`${s.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'mock/echo', messages: [{ role: 'user', content: 'hi' }] }) });
+    const statuses = [(await anon(a)).status, (await anon(b)).status, (await anon(a)).status, (await anon(b)).status];
+    assert.deepEqual(statuses, [200, 200, 429, 429]);
+    const cleared = await a.request('/api/admin/caches/clear', { method: 'POST', json: { names: ['rate_limits'] } });
+    assert.equal(cleared.status, 200);
+    assert.equal((await anon(b)).status, 200);
+  });
 
   it('enforces one combined rate limit across both instances', async () => {
     const u = await userWithKey({ rpm: 6 });
