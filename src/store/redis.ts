@@ -25,7 +25,38 @@ export interface RedisHandle {
   close(): Promise<void>;
 }
 
-export async function openRedis(url: string, onError: (err: unknown) => void): Promise<RedisHandle> {
+/**
+ * Connection errors, reported without flooding: while Redis is down the client retries every few seconds and
+ * fails each time, on both connections. The first error of an outage is reported at once; after that at most
+ * one per `everyMs`, with how many were held back. A reconnect starts afresh (`recovered`).
+ */
+export class ErrorThrottle {
+  private lastAt = Number.NEGATIVE_INFINITY;
+  private held = 0;
+
+  constructor(
+    private readonly report: (err: unknown, heldBack: number) => void,
+    private readonly everyMs = 60_000,
+  ) {}
+
+  error(err: unknown, now = Date.now()): void {
+    if (now - this.lastAt < this.everyMs) {
+      this.held++;
+      return;
+    }
+    this.report(err, this.held);
+    this.lastAt = now;
+    this.held = 0;
+  }
+
+  recovered(): void {
+    this.lastAt = Number.NEGATIVE_INFINITY;
+    this.held = 0;
+  }
+}
+
+export async function openRedis(url: string, onError: (err: unknown, heldBack: number) => void): Promise<RedisHandle> {
+  const errors = new ErrorThrottle(onError);
   // No offline queue on the command client: while Redis is unreachable a command fails at once (and the
   // request gets a 503) instead of waiting for a reconnect that may take minutes.
   const client: RedisClient = createClient({
@@ -33,10 +64,12 @@ export async function openRedis(url: string, onError: (err: unknown) => void): P
     disableOfflineQueue: true,
     socket: { connectTimeout: 5000, reconnectStrategy: (retries) => Math.min(retries * 100, 3000) },
   });
-  client.on('error', onError);
+  const report = (err: unknown) => errors.error(err);
+  client.on('error', report);
+  client.on('ready', () => errors.recovered());
   await client.connect();
   const subscriber = client.duplicate();
-  subscriber.on('error', onError);
+  subscriber.on('error', report);
   await subscriber.connect();
   return {
     client,
