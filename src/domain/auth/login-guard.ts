@@ -75,14 +75,18 @@ export class LoginGuard {
     await consumeOrThrow(this.refreshes, ip, 1, 'Too many token refreshes from this address. Try again later.', 'too_many_refreshes');
   }
 
-  /** Password-reset requests per email and per IP: silently dropped beyond the limit (the answer is 202 anyway). */
+  /**
+   * Password-reset requests per email and per IP: silently dropped beyond the limit (the answer is 202 anyway).
+   * A store that cannot count (Redis unreachable) is an error, not a silent drop: the caller learns to retry.
+   */
   async allowResetRequest(ip: string, email: string): Promise<boolean> {
     try {
       await this.resets.consume(`ip:${ip}`);
       await this.resets.consume(`email:${email}`);
       return true;
-    } catch {
-      return false;
+    } catch (err) {
+      if (err instanceof RateLimiterRes) return false;
+      throw err;
     }
   }
 }
