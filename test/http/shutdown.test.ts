@@ -12,7 +12,10 @@ it('close() lets an in-flight stream finish and flushes its log record', async (
     headers: { authorization: `Bearer ${(server.openai() as any).apiKey}`, 'content-type': 'application/json', 'x-request-id': 'drain-me' },
     body: JSON.stringify({ model: 'mock/echo', stream: true, messages: [{ role: 'user', content: 'finish me please' }] }),
   }).then((r) => r.text());
-  await new Promise((r) => setTimeout(r, 100)); // the request is admitted and waiting on the upstream
+  // Wait until the request is admitted and waiting on the upstream (a fixed pause was too short on a busy host).
+  const deadline = Date.now() + 5000;
+  while (server.services.gateway.gate.stats().in_flight === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(server.services.gateway.gate.stats().in_flight, 1, 'the stream is in flight');
   // Read the log just before the database closes: the record must already be there.
   const originalClose = server.services.database.close.bind(server.services.database);
   server.services.database.close = async () => {
