@@ -4,7 +4,7 @@
  */
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Config } from '../config/schema.ts';
-import type { RedisHandle } from '../store/redis.ts';
+import { deleteKeys, type RedisHandle } from '../store/redis.ts';
 import { AppError, forbidden } from '../errors.ts';
 import { globToRegExp, matchesAny } from '../domain/keys/access.ts';
 import { consumeOrThrow, createLimiter } from '../domain/limits/limiter.ts';
@@ -37,9 +37,7 @@ export class Admission {
   async clearAnonymousCounts(): Promise<void> {
     this.anonymousLimiter = this.newAnonymousLimiter();
     if (!this.redis) return;
-    for await (const keys of this.redis.client.scanIterator({ MATCH: `sy:${ANON_PREFIX}:*`, COUNT: 500 })) {
-      if (keys.length) await this.redis.client.del(keys);
-    }
+    await deleteKeys(this.redis, `sy:${ANON_PREFIX}:*`);
   }
 
   /** The candidates this caller may use (allowlists can drop some fallbacks); throws when none remain. */

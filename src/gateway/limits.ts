@@ -8,7 +8,7 @@
  */
 import type { RateLimiterAbstract, RateLimiterRes } from 'rate-limiter-flexible';
 import { RateLimiterRes as Res } from 'rate-limiter-flexible';
-import type { RedisHandle } from '../store/redis.ts';
+import { deleteKeys, type RedisHandle } from '../store/redis.ts';
 import type { LimitsJson } from '../store/schema.ts';
 import type { Plans } from '../domain/plans/plans.ts';
 import { createLimiter, tooManyRequests } from '../domain/limits/limiter.ts';
@@ -114,9 +114,7 @@ export class RateLimitGate {
   async clear(): Promise<void> {
     this.limiters = new Map();
     if (!this.redis) return;
-    for await (const keys of this.redis.client.scanIterator({ MATCH: `sy:${RL_PREFIX}*`, COUNT: 500 })) {
-      if (keys.length) await this.redis.client.del(keys);
-    }
+    await deleteKeys(this.redis, `sy:${RL_PREFIX}*`);
   }
 
   private counters(scope: 'key' | 'user', id: string, limits: LimitsJson, out: Counter[]): void {

@@ -8,6 +8,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from './schema.ts';
 import type { Logger } from '../telemetry/logger.ts';
+import { PeriodicJob } from './periodic-job.ts';
 
 const INTERVAL_MS = 60_000;
 
@@ -36,37 +37,30 @@ export interface MaintenancePass {
 }
 
 export class EmbeddedMaintenance {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<MaintenancePass> | undefined;
-  private stopped = false;
+  private readonly job: PeriodicJob<MaintenancePass>;
 
   constructor(
     private readonly db: Kysely<Database>,
     private readonly log: Logger,
-  ) {}
-
-  start(): void {
-    const schedule = () => {
-      this.timer = setTimeout(() => {
-        void this.run()
-          .catch((err) => this.log.warn({ err }, 'embedded database maintenance failed'))
-          .finally(() => !this.stopped && schedule());
-      }, INTERVAL_MS);
-      this.timer.unref();
-    };
-    schedule();
+  ) {
+    this.job = new PeriodicJob(() => this.pass(), {
+      firstMs: INTERVAL_MS,
+      everyMs: INTERVAL_MS,
+      onError: (err) => log.warn({ err }, 'embedded database maintenance failed'),
+    });
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.running?.catch(() => undefined);
+  start(): void {
+    this.job.start();
+  }
+
+  stop(): Promise<void> {
+    return this.job.stop();
   }
 
   /** One pass: vacuums and analyzes the tables past autovacuum's thresholds (a vacuumed table is analyzed too). */
   run(): Promise<MaintenancePass> {
-    this.running ??= this.pass().finally(() => (this.running = undefined));
-    return this.running;
+    return this.job.run();
   }
 
   private async pass(): Promise<MaintenancePass> {
@@ -77,7 +71,7 @@ export class EmbeddedMaintenance {
     const done: MaintenancePass = { analyzed: [], vacuumed: [] };
     const started = performance.now();
     for (const t of rows) {
-      if (this.stopped) break;
+      if (this.job.stopped) break;
       const tuples = Math.max(0, Number(t.reltuples)); // -1: never analyzed
       const table = sql.table(t.relname);
       const vacuum = Number(t.n_dead_tup) > VACUUM_THRESHOLD + VACUUM_SCALE * tuples;

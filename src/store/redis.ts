@@ -93,6 +93,13 @@ export async function openRedis(url: string, onError: (err: unknown, heldBack: n
   };
 }
 
+/** Deletes every key matching `pattern` (SCAN, in pages: never a blocking KEYS). */
+export async function deleteKeys(redis: RedisHandle, pattern: string): Promise<void> {
+  for await (const keys of redis.client.scanIterator({ MATCH: pattern, COUNT: 500 })) {
+    if (keys.length) await redis.client.del(keys);
+  }
+}
+
 const UNAVAILABLE = [
   ClientOfflineError,
   ClientClosedError,

@@ -4,11 +4,12 @@
  * timer. Hourly and error rollups are kept for ROLLUP_HOURLY_DAYS (they answer hour-aligned queries);
  * daily rollups are kept forever (a few rows per day and dimension).
  */
-import { sql } from 'kysely';
 import type { Db } from '../../store/db.ts';
 import type { Metrics } from '../../telemetry/metrics.ts';
 import type { Logger } from '../../telemetry/logger.ts';
 import { DAY_MS } from './rollups.ts';
+import { PeriodicJob } from '../../store/periodic-job.ts';
+import { deleteBefore } from '../../store/batched-delete.ts';
 
 export const ROLLUP_HOURLY_DAYS = 90;
 const BATCH = 5000;
@@ -29,40 +30,32 @@ const TABLES = [
 ] as const;
 
 export class RetentionJob {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<PruneResult> | undefined;
-  private stopped = false;
+  private readonly job: PeriodicJob<PruneResult>;
 
   constructor(
     private readonly db: Db,
     private readonly retentionDays: number,
     private readonly metrics: Metrics,
     private readonly log: Logger,
-  ) {}
-
-  start(): void {
-    if (this.retentionDays <= 0) return;
-    const schedule = (ms: number) => {
-      this.timer = setTimeout(() => {
-        void this.run()
-          .catch((err) => this.log.error({ err }, 'retention pruning failed'))
-          .finally(() => !this.stopped && schedule(INTERVAL_MS));
-      }, ms);
-      this.timer.unref();
-    };
-    schedule(FIRST_RUN_MS);
+  ) {
+    this.job = new PeriodicJob((now) => this.prune(now), {
+      firstMs: FIRST_RUN_MS,
+      everyMs: INTERVAL_MS,
+      onError: (err) => log.error({ err }, 'retention pruning failed'),
+    });
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.running?.catch(() => undefined);
+  start(): void {
+    if (this.retentionDays > 0) this.job.start();
+  }
+
+  stop(): Promise<void> {
+    return this.job.stop();
   }
 
   /** One pruning pass (also run on demand by the admin API); concurrent calls share the pass. */
   run(now = Date.now()): Promise<PruneResult> {
-    this.running ??= this.prune(now).finally(() => (this.running = undefined));
-    return this.running;
+    return this.job.run(now);
   }
 
   private async prune(now: number): Promise<PruneResult> {
@@ -70,13 +63,7 @@ export class RetentionJob {
     if (this.retentionDays <= 0) return result;
     const cutoff = new Date(now - this.retentionDays * DAY_MS);
     for (const { table, column } of TABLES) {
-      for (let i = 0; i < MAX_BATCHES && !this.stopped; i++) {
-        // Oldest first through the time index; `id in (... limit)` keeps each statement small.
-        const res = await sql`delete from ${sql.table(table)} where id in (select id from ${sql.table(table)} where ${sql.ref(column)} < ${cutoff} order by ${sql.ref(column)} limit ${BATCH})`.execute(this.db);
-        const n = Number(res.numAffectedRows ?? 0);
-        result[table] += n;
-        if (n < BATCH) break;
-      }
+      result[table] = await deleteBefore(this.db, { table, column, cutoff, batch: BATCH, maxBatches: MAX_BATCHES, stopped: () => this.job.stopped });
       if (result[table]) this.metrics.requestLogPruned.inc({ table }, result[table]);
     }
     const rollupCutoff = new Date(now - Math.max(this.retentionDays, ROLLUP_HOURLY_DAYS) * DAY_MS);

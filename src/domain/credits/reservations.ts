@@ -3,7 +3,7 @@
  * yet written, and the credit reserved by requests in flight — all in whole micro-USD. In memory for one
  * instance; in Redis (atomic Lua scripts) so that a fleet shares one view and cannot spend a dollar twice.
  */
-import type { RedisHandle } from '../../store/redis.ts';
+import { deleteKeys, type RedisHandle } from '../../store/redis.ts';
 
 export type ReserveResult = 'ok' | 'insufficient' | 'unknown';
 
@@ -196,8 +196,6 @@ export class RedisReservations implements ReservationStore {
   }
 
   async clear(): Promise<void> {
-    for await (const keys of this.redis.client.scanIterator({ MATCH: `${this.prefix}*`, COUNT: 500 })) {
-      if (keys.length) await this.redis.client.del(keys);
-    }
+    await deleteKeys(this.redis, `${this.prefix}*`);
   }
 }
