@@ -5,7 +5,7 @@
  */
 import type { Config } from '../config/schema.ts';
 import type { ChatRequest, EmbeddingsRequest } from '../providers/types.ts';
-import { estimateInputTokens, promptTokenBound } from '../providers/tokens.ts';
+import { inputTokenBound, promptTokenBound } from '../providers/tokens.ts';
 import { requestedMaxTokens, upstreamMaxTokens } from '../providers/max-tokens.ts';
 import type { CreditBook, Hold } from '../domain/credits/book.ts';
 import type { Owner } from '../domain/credits/ledger.ts';
@@ -146,7 +146,7 @@ export class Billing {
 
   holdEmbeddings(ctx: RequestContext, req: EmbeddingsRequest, candidates: Candidate[]): Promise<Hold | undefined> | undefined {
     if (!this.billed(ctx)) return undefined;
-    return this.hold(ctx, maxCost(candidates, inputBound(estimateInputTokens(req.input)), () => 0));
+    return this.hold(ctx, maxCost(candidates, inputBound(inputTokenBound(req.input)), () => 0));
   }
 
   settle(hold: Hold | undefined, cost: bigint, ctx: RequestContext, candidate: Candidate | undefined): void {

@@ -1,6 +1,6 @@
 /** Embeddings through the pipeline: plan -> attempt with failover -> settle -> record. */
 import type { EmbeddingsRequest, OpenAIUsage, Usage } from '../providers/types.ts';
-import { estimateInputTokens } from '../providers/tokens.ts';
+import { estimateInputTokens, inputTokenBound } from '../providers/tokens.ts';
 import { httpStatusOf } from '../errors.ts';
 import { costPico, picoToUsd } from '../domain/pricing.ts';
 import type { Config } from '../config/schema.ts';
@@ -41,7 +41,8 @@ export class EmbeddingsPipeline {
       const plan = this.router.plan(req.model, 'embedding');
       const admitted = this.admission.admit(ctx, plan);
       const candidates = admitted instanceof Promise ? await admitted : admitted;
-      const taken = await this.leases.take(ctx, estimateInputTokens(req.input), () => this.billing.holdEmbeddings(ctx, req, candidates));
+      // Bytes / 4 for the rate limits, as for chat; the real count corrects it after the answer.
+      const taken = await this.leases.take(ctx, inputTokenBound(req.input, 4), () => this.billing.holdEmbeddings(ctx, req, candidates));
       lease = taken;
       deadline = new Deadline(ctx.signal, candidates[0]?.timeouts?.totalMs ?? this.config.upstream.totalTimeoutMs);
       const signal = deadline.signal;

@@ -96,6 +96,22 @@ export function promptTokenBound(req: Pick<ChatRequest, 'messages' | 'tools' | '
   return total;
 }
 
+/**
+ * A cheap bound on an embeddings input's tokens, for admission, like promptTokenBound: text by its UTF-8 bytes
+ * divided by `bytesPerToken` (1 gives an upper bound; 4 a typical estimate), token-id inputs exactly.
+ */
+export function inputTokenBound(input: string | string[] | number[] | number[][], bytesPerToken = 1): number {
+  const text = (s: string) => Math.ceil(Buffer.byteLength(s) / bytesPerToken);
+  if (typeof input === 'string') return text(input);
+  let total = 0;
+  for (const item of input) {
+    if (typeof item === 'string') total += text(item);
+    else if (typeof item === 'number') total += 1;
+    else total += item.length;
+  }
+  return total;
+}
+
 export function estimateInputTokens(input: string | string[] | number[] | number[][]): number {
   if (typeof input === 'string') return countText(input);
   let total = 0;

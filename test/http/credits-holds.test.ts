@@ -31,6 +31,7 @@ function produced(req: FakeRequest): number {
 
 before(async () => {
   openai = await startFakeUpstream((req) => {
+    if (req.path.endsWith('/embeddings')) return { json: { object: 'list', model: req.body.model, data: [{ object: 'embedding', index: 0, embedding: [0.1, 0.2] }], usage: { prompt_tokens: 7, total_tokens: 7 } } };
     const reply = scripted(fakeOpenAI, (r) => ({ text: 'a long answer', usage: { input: 10, output: produced(r) } }))(req);
     return delayMs ? new Promise((resolve) => setTimeout(() => resolve(reply), delayMs)) : reply;
   });
@@ -193,5 +194,27 @@ describe('the input bound', () => {
     const res = await chat(u.key, { model: 'up/m', max_tokens: 10, response_format: { type: 'json_schema', json_schema: { name: 'big', schema } } });
     assert.equal(res.status, 402);
     assert.equal(openai.requests.length, before);
+  });
+
+  it('bounds an embeddings input by its UTF-8 bytes (token ids exactly), without the tokenizer', async () => {
+    const u = await payer(0.01); // 10000 micro-USD = 10000 input tokens at 1 micro-USD each
+    const embed = (input: unknown) =>
+      fetch(`${server.url}/v1/embeddings`, { method: 'POST', headers: { authorization: `Bearer ${u.key}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'up/m', input }) });
+    const before = openai.requests.length;
+    // 12000 bytes: a tokenizer counts far fewer tokens (about 1500), but the bound is what must be covered.
+    const tooBig = await embed('x'.repeat(12_000));
+    assert.equal(tooBig.status, 402, await tooBig.text());
+    const ids = await embed([Array.from({ length: 10_001 }, () => 1)]);
+    assert.equal(ids.status, 402, await ids.text());
+    assert.equal(openai.requests.length, before);
+    // Within the bound: the upstream answers and its usage is charged, not the bound.
+    for (const input of [['é'.repeat(2000), 'y'.repeat(5000)], [Array.from({ length: 9000 }, () => 1)]]) {
+      const ok = await embed(input);
+      const body = await ok.text();
+      assert.equal(ok.status, 200, body);
+      assert.equal(JSON.parse(body).usage.prompt_tokens, 7);
+    }
+    const c = await credits(u.token);
+    assert.equal(c.balance_pico, String(10_000_000_000n - 14_000_000n));
   });
 });
