@@ -55,7 +55,7 @@ async function start(): Promise<Server> {
     prices: prices(required('BENCH_MODELS').split(',')),
   });
   const server = await buildServer(config, { databaseSchema: databaseUrl ? schema : undefined });
-  await server.app.listen({ port: 0, host: '127.0.0.1' });
+  await server.listen({ port: 0, host: '127.0.0.1' });
   return server;
 }
 

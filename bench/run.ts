@@ -94,7 +94,7 @@ async function main(o: BenchOptions): Promise<void> {
   const upstream = await startUpstream(scripts.upstream);
   const upstreamV1 = `http://127.0.0.1:${upstream.port}/v1`;
   const dataDir = mkdtempSync(join(tmpdir(), 'switchyard-bench-'));
-  const gateway: Omit<SwitchyardOptions, 'nodeFlags'> = {
+  const gateway: SwitchyardOptions = {
     upstreamV1,
     models: [models.chat, models.stream20, models.stream200, models.embeddings],
     checkModel: models.chat,
@@ -103,6 +103,7 @@ async function main(o: BenchOptions): Promise<void> {
     redisUrl: o.redisUrl,
     logFile: join(OUT_DIR, 'switchyard.log'),
     script: scripts.gateway,
+    nodeFlags: process.env.BENCH_GATEWAY_NODE_FLAGS?.split(' ').filter(Boolean),
   };
   let firstStartPeakRssMb: number | undefined;
   if (o.database === 'embedded' && !o.quick) {

@@ -38,12 +38,10 @@ program
     if (opts.host) config.host = opts.host;
     const server = await buildServer(config);
     const log = server.services.log;
-    await server.app.listen({ port: config.port, host: config.host });
-    // The bound port, not the requested one: `--port 0` picks a free port, and this line is how to find it.
-    const address = server.app.server.address();
-    const port = address && typeof address === 'object' ? address.port : config.port;
+    // The bound port, not the requested one: `--port 0` picks a free port, and the log line is how to find it.
+    const port = await server.listen({ port: config.port, host: config.host });
     const enabled = server.services.registry.enabled().map((p) => p.provider.id);
-    log.info({ port, database: server.services.database.kind, providers: enabled }, 'switchyard is serving');
+    log.info({ port, database: server.services.database.kind, providers: enabled, accept_handles: server.acceptHandles }, 'switchyard is serving');
     let stopping = false;
     const stop = async (signal: string) => {
       if (stopping) return;

@@ -34,10 +34,15 @@ import { routerRoutes } from './http/api/routers.ts';
 import { adminCouponRoutes } from './http/api/admin/coupons.ts';
 import { loggerOptions, type Logger } from './telemetry/logger.ts';
 import { timeOrderedHex } from './domain/ids.ts';
+import { addAcceptHandles, type AcceptHandles } from './http/accept-handles.ts';
 
 export interface Server {
   app: FastifyInstance<any, any, any, any, ZodTypeProvider>;
   services: Services;
+  /** How many handles accept on the listening socket (1 until `listen`). */
+  readonly acceptHandles: number;
+  /** Listens with `config.acceptHandles` handles on the socket; resolves with the bound port. */
+  listen(opts: { port: number; host: string }): Promise<number>;
   /** Stops accepting, lets in-flight requests and streams finish, flushes queues, closes the database. */
   close(): Promise<void>;
 }
@@ -129,11 +134,27 @@ export async function buildServer(config: Config, opts: CreateServicesOptions = 
   await app.ready();
 
   let closing: Promise<void> | undefined;
+  let acceptHandles: AcceptHandles | undefined;
   return {
     app,
     services,
+    get acceptHandles() {
+      return acceptHandles?.count ?? 1;
+    },
+    async listen({ port, host }) {
+      await app.listen({ port, host });
+      try {
+        acceptHandles = await addAcceptHandles(app.server, config.acceptHandles);
+      } catch (err) {
+        // Serving with the server's own handle only is slower to take bursts of connections, not broken.
+        services.log.warn({ err: (err as Error).message }, 'extra accept handles unavailable; accepting on one');
+      }
+      const address = app.server.address();
+      return address && typeof address === 'object' ? address.port : port;
+    },
     close() {
       closing ??= (async () => {
+        await acceptHandles?.close();
         await app.close();
         await closeServices(services);
       })();

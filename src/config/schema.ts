@@ -168,6 +168,7 @@ export const FileConfigSchema = z
     redis_url: z.string(),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     max_body_bytes: z.number().int().positive(),
+    accept_handles: z.number().int().min(1).max(64),
     providers: z.array(ProviderConfigSchema),
     models: z.array(ModelRouteSchema),
     aliases: z.record(z.string(), z.string()),
@@ -225,6 +226,8 @@ export const ConfigSchema = z.object({
   adminApiKey: z.string().min(16, 'must be at least 16 characters').optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   maxBodyBytes: z.number().int().positive().default(16 * 1024 * 1024),
+  /** Handles accepting on the listening socket (http/accept-handles.ts): connections taken per event-loop turn. */
+  acceptHandles: z.number().int().min(1).max(64).default(16),
   providers: z.array(ProviderConfigSchema).default([]),
   models: z.array(ModelRouteSchema).default([]),
   aliases: z.record(z.string(), z.string()).default({}),
