@@ -2,18 +2,18 @@
  * Optional Redis (REDIS_URL): one command client and one subscriber, for state shared by a fleet
  * (rate limits, cache invalidation). Nothing here holds business rules.
  */
-import {
-  ClientClosedError,
-  ClientOfflineError,
-  ConnectionTimeoutError,
-  createClient,
-  DisconnectsClientError,
-  ReconnectStrategyError,
-  SocketClosedUnexpectedlyError,
-  SocketTimeoutError,
-  TimeoutError,
-  type RedisClientType,
-} from 'redis';
+import type { RedisClientType } from 'redis';
+
+/**
+ * The client library loads with the first connection (about 25 MB of RSS): a gateway without REDIS_URL never
+ * pays for it, and then no error can be a Redis one.
+ */
+type RedisModule = typeof import('redis');
+let redisModule: RedisModule | undefined;
+export async function loadRedis(): Promise<RedisModule> {
+  redisModule ??= await import('redis');
+  return redisModule;
+}
 
 export type RedisClient = RedisClientType;
 
@@ -56,6 +56,7 @@ export class ErrorThrottle {
 }
 
 export async function openRedis(url: string, onError: (err: unknown, heldBack: number) => void): Promise<RedisHandle> {
+  const { createClient } = await loadRedis();
   const errors = new ErrorThrottle(onError);
   // No offline queue on the command client: while Redis is unreachable a command fails at once (and the
   // request gets a 503) instead of waiting for a reconnect that may take minutes.
@@ -100,18 +101,18 @@ export async function deleteKeys(redis: RedisHandle, pattern: string): Promise<v
   }
 }
 
-const UNAVAILABLE = [
-  ClientOfflineError,
-  ClientClosedError,
-  ConnectionTimeoutError,
-  SocketClosedUnexpectedlyError,
-  SocketTimeoutError,
-  TimeoutError,
-  ReconnectStrategyError,
-  DisconnectsClientError,
-];
-
 /** True when `err` says Redis could not be reached (as opposed to a command Redis refused). */
 export function isRedisUnavailable(err: unknown): boolean {
-  return UNAVAILABLE.some((type) => err instanceof type);
+  const r = redisModule;
+  if (!r || !(err instanceof Error)) return false;
+  return (
+    err instanceof r.ClientOfflineError ||
+    err instanceof r.ClientClosedError ||
+    err instanceof r.ConnectionTimeoutError ||
+    err instanceof r.SocketClosedUnexpectedlyError ||
+    err instanceof r.SocketTimeoutError ||
+    err instanceof r.TimeoutError ||
+    err instanceof r.ReconnectStrategyError ||
+    err instanceof r.DisconnectsClientError
+  );
 }

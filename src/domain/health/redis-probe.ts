@@ -2,7 +2,8 @@
  * Redis reachability for /health: one lazily opened connection, pinged with a short timeout. A failed
  * connection is dropped and reopened on the next check, so a probe never retries in the background.
  */
-import { createClient } from 'redis';
+import type { createClient } from 'redis';
+import { loadRedis } from '../../store/redis.ts';
 
 type Client = ReturnType<typeof createClient>;
 
@@ -24,6 +25,7 @@ export class RedisProbe {
   private connect(): Promise<Client> {
     if (this.client?.isReady) return Promise.resolve(this.client);
     this.connecting ??= (async () => {
+      const { createClient } = await loadRedis();
       const client: Client = createClient({ url: this.url, socket: { connectTimeout: this.timeoutMs, reconnectStrategy: false } });
       client.on('error', () => {}); // reported through ping(); never crash the process
       client.on('end', () => {
