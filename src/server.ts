@@ -154,8 +154,9 @@ export async function buildServer(config: Config, opts: CreateServicesOptions = 
     },
     close() {
       closing ??= (async () => {
-        await acceptHandles?.close();
+        const extrasDrained = acceptHandles?.close();
         await app.close();
+        await extrasDrained;
         await closeServices(services);
       })();
       return closing;

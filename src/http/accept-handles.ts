@@ -57,7 +57,11 @@ function echoHandles(handle: object, count: number): Promise<object[]> {
 export interface AcceptHandles {
   /** How many handles accept on the socket, the server's own included. */
   readonly count: number;
-  /** Stops the extra handles (the server's own is closed by the server). */
+  /**
+   * Stops the extra handles at once (the server's own is closed by the server); resolves once every connection
+   * they accepted has closed. Those connections are the HTTP server's (its idle-connection closing covers them),
+   * but its own close() waits only for the connections its own handle accepted.
+   */
   close(): Promise<void>;
 }
 

@@ -6,7 +6,7 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -74,6 +74,45 @@ describe('extra accept handles', () => {
       four.closeAllConnections();
       await new Promise((r) => one.close(r));
       await new Promise((r) => four.close(r));
+    }
+  });
+
+  it('close() stops the extra handles at once and resolves when the connections they accepted have finished', async () => {
+    let finished = 0;
+    let lastFinishAt = 0;
+    const server = http.createServer((_req, res) => {
+      setTimeout(() => {
+        res.end('done');
+        finished++;
+        lastFinishAt = performance.now();
+      }, 300);
+    });
+    await listen(server);
+    const handles = await addAcceptHandles(server, 4);
+    const port = (server.address() as AddressInfo).port;
+    const results = join(dir, `results-${port}.json`);
+    // 12 keep-alive requests sent while this loop is blocked: accepted four a turn, one by each handle.
+    const script = `const http = require('http'); const agent = new http.Agent({ keepAlive: true }); const out = [];
+      for (let i = 0; i < 12; i++) http.get({ port: ${port}, host: '127.0.0.1', agent }, (res) => { res.resume(); res.on('end', () => { out.push(res.statusCode); if (out.length === 12) require('fs').writeFileSync(${JSON.stringify(results)}, JSON.stringify(out)); }); });
+      setTimeout(() => process.exit(0), 20000);`;
+    const child = spawn(process.execPath, ['-e', script], { stdio: 'inherit', env: { ...process.env, NODE_OPTIONS: '' } });
+    try {
+      const until = Date.now() + 1500;
+      while (Date.now() < until);
+      await new Promise((r) => setTimeout(r, 100)); // accepted, responses pending
+      const drained = handles.close();
+      const closed = new Promise((r) => server.close(r));
+      await drained;
+      const drainedAt = performance.now();
+      assert.equal(finished, 12, 'drained before the in-flight requests finished');
+      assert.ok(drainedAt >= lastFinishAt);
+      await closed;
+      const waitUntil = Date.now() + 5000;
+      while (!existsSync(results) && Date.now() < waitUntil) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(JSON.parse(readFileSync(results, 'utf8')), Array(12).fill(200));
+      await assert.rejects(fetch(`http://127.0.0.1:${port}/`), (err: Error & { cause?: { code?: string } }) => err.cause?.code === 'ECONNREFUSED');
+    } finally {
+      child.kill();
     }
   });
 
