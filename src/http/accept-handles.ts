@@ -72,22 +72,32 @@ export interface AcceptHandles {
 export async function addAcceptHandles(server: HttpServer, total: number): Promise<AcceptHandles> {
   const own = server as unknown as NetServerInternals;
   const extras: net.Server[] = [];
+  const closeAll = () => Promise.all(extras.map((s) => new Promise<void>((resolve) => s.close(() => resolve())))).then(() => undefined);
   if (total > 1 && own._handle && process.platform !== 'win32') {
     const handles = await echoHandles(own._handle, total - 1);
-    for (const handle of handles) {
-      const extra = net.createServer({ allowHalfOpen: true, noDelay: own.noDelay, keepAlive: own.keepAlive, keepAliveInitialDelay: own.keepAliveInitialDelay }, (socket) => server.emit('connection', socket));
-      await new Promise<void>((resolve, reject) => {
-        extra.once('error', reject);
-        extra.listen(handle as net.Server, () => {
-          extra.off('error', reject);
-          resolve();
+    try {
+      for (const handle of handles) {
+        const extra = net.createServer({ allowHalfOpen: true, noDelay: own.noDelay, keepAlive: own.keepAlive, keepAliveInitialDelay: own.keepAliveInitialDelay }, (socket) => server.emit('connection', socket));
+        extras.push(extra);
+        await new Promise<void>((resolve, reject) => {
+          extra.once('error', reject);
+          extra.listen(handle as net.Server, () => {
+            extra.off('error', reject);
+            resolve();
+          });
         });
-      });
-      extras.push(extra);
+        // An accept failure (EMFILE, ...) is the server's, as it would be on its own handle.
+        extra.on('error', (err) => server.emit('error', err));
+      }
+    } catch (err) {
+      // None left listening: the server goes on with its own handle, and its close() must close the socket.
+      void closeAll();
+      for (const h of handles.slice(extras.length)) (h as { close?: () => void }).close?.();
+      throw err;
     }
   }
   return {
     count: extras.length + 1,
-    close: () => Promise.all(extras.map((s) => new Promise<void>((resolve) => s.close(() => resolve())))).then(() => undefined),
+    close: closeAll,
   };
 }
