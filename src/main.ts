@@ -6,6 +6,7 @@ import { openDatabase } from './store/db.ts';
 import { VERSION } from './version.ts';
 import { registerAccountCommands } from './cli/accounts.ts';
 import { AppError } from './errors.ts';
+import { RedisUnreachableError } from './store/redis.ts';
 
 function configOrExit() {
   try {
@@ -36,7 +37,14 @@ program
       config.port = Number(opts.port);
     }
     if (opts.host) config.host = opts.host;
-    const server = await buildServer(config);
+    let server: Awaited<ReturnType<typeof buildServer>>;
+    try {
+      server = await buildServer(config);
+    } catch (err) {
+      if (!(err instanceof RedisUnreachableError)) throw err;
+      process.stderr.write(`switchyard: ${err.message}\n`);
+      process.exit(1);
+    }
     const log = server.services.log;
     // The bound port, not the requested one: `--port 0` picks a free port, and the log line is how to find it.
     const port = await server.listen({ port: config.port, host: config.host });

@@ -55,7 +55,46 @@ export class ErrorThrottle {
   }
 }
 
-export async function openRedis(url: string, onError: (err: unknown, heldBack: number) => void): Promise<RedisHandle> {
+/** Start-up could not reach Redis: the process should stop with this one-line message. */
+export class RedisUnreachableError extends Error {
+  override name = 'RedisUnreachableError';
+}
+
+/** The URL without its credentials, for messages. */
+function safeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    return u.toString();
+  } catch {
+    return '(invalid REDIS_URL)';
+  }
+}
+
+async function connectBefore(url: string, timeoutMs: number, ...clients: RedisClient[]): Promise<void> {
+  let lastError: unknown;
+  const note = (err: unknown) => (lastError = err);
+  for (const c of clients) c.on('error', note);
+  let timer: NodeJS.Timeout | undefined;
+  const TIMEOUT = Symbol('timeout');
+  const connecting = Promise.all(clients.map((c) => c.connect()));
+  try {
+    await Promise.race([connecting, new Promise((_, reject) => (timer = setTimeout(() => reject(TIMEOUT), timeoutMs)))]);
+  } catch (err) {
+    connecting.catch(() => {}); // destroyed below
+    for (const c of clients) if (c.isOpen) c.destroy();
+    const advice = 'Start it, or unset REDIS_URL to run as a single instance.';
+    if (err !== TIMEOUT) throw new RedisUnreachableError(`Redis at ${safeUrl(url)} refused the connection: ${(err as Error).message}. ${advice}`);
+    const last = lastError as { message?: string; code?: string } | undefined;
+    throw new RedisUnreachableError(`Redis at ${safeUrl(url)} did not answer within ${Math.round(timeoutMs / 1000)} s (${last?.code ?? last?.message ?? 'no answer'}). ${advice}`);
+  } finally {
+    clearTimeout(timer);
+    for (const c of clients) c.off('error', note);
+  }
+}
+
+export async function openRedis(url: string, onError: (err: unknown, heldBack: number) => void, startupTimeoutMs = 10_000): Promise<RedisHandle> {
   const { createClient } = await loadRedis();
   const errors = new ErrorThrottle(onError);
   // No offline queue on the command client: while Redis is unreachable a command fails at once (and the
@@ -68,10 +107,10 @@ export async function openRedis(url: string, onError: (err: unknown, heldBack: n
   const report = (err: unknown) => errors.error(err);
   client.on('error', report);
   client.on('ready', () => errors.recovered());
-  await client.connect();
   const subscriber = client.duplicate();
   subscriber.on('error', report);
-  await subscriber.connect();
+  // connect() retries until Redis answers: at start-up that would wait forever, so it gets a deadline.
+  await connectBefore(url, startupTimeoutMs, client, subscriber);
   return {
     client,
     subscriber,

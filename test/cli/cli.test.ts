@@ -36,8 +36,12 @@ function cli(dataDir: string, ...args: string[]): Promise<Run> {
 
 /** Like cli(), with `input` written to the command's standard input. */
 function cliWithInput(dataDir: string, input: string | undefined, ...args: string[]): Promise<Run> {
+  return cliRun(dataDir, { input }, args);
+}
+
+function cliRun(dataDir: string, { input, env = {} }: { input?: string; env?: Record<string, string> }, args: string[]): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env: cliEnv(dataDir), stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env: cliEnv(dataDir, env), stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     if (input !== undefined) child.stdin!.end(input);
     let stdout = '';
     let stderr = '';
@@ -292,6 +296,16 @@ describe('switchyard CLI', { concurrency: true }, () => {
 
     it('an unknown user', async () => {
       cleanFailure(await cli(dataDir, 'keys', 'create', '--user', 'nobody@example.com', '--name', 'ci'), 3, /^switchyard: No user with email nobody@example\.com\.$/);
+    });
+
+    it('serve with an unreachable REDIS_URL stops within seconds, credentials kept out of the message', async () => {
+      const started = Date.now();
+      const r = await cliRun(dataDir, { env: { REDIS_URL: 'redis://ops:s3cret@127.0.0.1:1' } }, ['serve', '--port', '0', '--host', '127.0.0.1']);
+      // The connection errors before the deadline are logged (JSON lines on stdout); the reason is one line on stderr.
+      assert.ok(r.stdout.split('\n').every((l) => !l.trim() || isLogLine(l)), show(r));
+      cleanFailure({ ...r, stdout: '' }, 1, /^switchyard: Redis at redis:\/\/127\.0\.0\.1:1 did not answer within 10 s \(ECONNREFUSED\)\. Start it, or unset REDIS_URL to run as a single instance\.$/);
+      assert.doesNotMatch(r.stderr + r.stdout, /s3cret/);
+      assert.ok(Date.now() - started < 25_000);
     });
 
     it('an unknown key id', async () => {
