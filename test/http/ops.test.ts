@@ -269,7 +269,7 @@ describe('request log', () => {
     assert.equal(bad.error_code, 'model_not_found');
   });
 
-  it('requests refused before the pipeline (401, 400, 413, 415) are logged once, with status, code, model and key', async () => {
+  it('requests refused before the pipeline (401, 400, 413, 415, and handler refusals such as a server tool or an unknown model) are logged once, with status, code, model and key', async () => {
     const reg = await json(await server.request('/api/auth/register', { method: 'POST', json: { email: `refused-${Date.now()}@example.com`, password: 'a long enough password' }, headers: { authorization: 'none' } }));
     const key = await json(await server.request('/api/keys', { method: 'POST', json: { name: 'refused' }, headers: { authorization: `Bearer ${reg.access_token}` } }));
     const post = (path: string, id: string, auth: string, body: string, contentType = 'application/json') =>
@@ -283,8 +283,13 @@ describe('request log', () => {
       'refused-415': (await chat('refused-415', key.key, '<hello/>', 'application/xml')).status,
       'refused-413': (await chat('refused-413', key.key, JSON.stringify({ model: 'mock/echo', messages: [{ role: 'user', content: 'x'.repeat(1_100_000) }] }))).status,
       'refused-messages': (await post('/v1/messages', 'refused-messages', key.key, JSON.stringify({ model: 'mock/echo' }))).status,
+      // Valid by the schema, refused by the handler before the pipeline: an Anthropic server tool.
+      'refused-server-tool': (
+        await post('/v1/messages', 'refused-server-tool', key.key, JSON.stringify({ model: 'mock/echo', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }], tools: [{ type: 'web_search_20250305', name: 'web_search' }] }))
+      ).status,
+      'refused-count-tokens': (await post('/v1/messages/count_tokens', 'refused-count-tokens', key.key, JSON.stringify({ model: 'nowhere/no-such-model', messages: [{ role: 'user', content: 'hi' }] }))).status,
     };
-    assert.deepEqual(Object.values(expected), [401, 400, 400, 415, 413, 400]);
+    assert.deepEqual(Object.values(expected), [401, 400, 400, 415, 413, 400, 400, 404]);
     await server.services.requestLog.flush();
 
     const rows = await server.services.database.db.selectFrom('request_logs').selectAll().where('request_id', 'like', 'refused-%').execute();
@@ -309,6 +314,9 @@ describe('request log', () => {
     assert.equal(byId.get('refused-415')!.error_code, 'unsupported_media_type');
     assert.equal(byId.get('refused-413')!.error_code, 'request_too_large');
     assert.equal(byId.get('refused-messages')!.endpoint, 'messages');
+    assert.equal(byId.get('refused-server-tool')!.requested_model, 'mock/echo');
+    assert.match(byId.get('refused-server-tool')!.error_message ?? '', /server tool/);
+    assert.equal(byId.get('refused-count-tokens')!.endpoint, 'messages/count_tokens');
 
     // The admin analytics see them: error patterns with these requests as examples, and errors per key.
     const errors = await json(await server.request('/api/admin/analytics/errors?limit=100'));

@@ -1,11 +1,11 @@
 /**
- * Request-log entries for /v1 requests refused before their handler ran, so before the pipeline that records
- * everything else: a missing or wrong key (401), a refused scope (403), an anonymous rate limit (429), a body
- * too large (413), an unsupported media type (415), malformed JSON or a schema violation (400). One O(1)
- * `record()` into the write-behind request log after the response is sent; nothing on the request path.
+ * Request-log entries for /v1 requests refused before they reached the pipeline, which records everything
+ * else: a missing or wrong key (401), a refused scope (403), an anonymous rate limit (429), a body too large
+ * (413), an unsupported media type (415), malformed JSON or a schema violation (400), and errors a handler raised
+ * before handing over (an untranslatable /v1/messages body, an unknown model on count_tokens or /v1/models/{id}).
+ * One O(1) `record()` into the write-behind request log after the response is sent; nothing on the request path.
  *
- * A request whose handler started is never recorded here: the pipeline records it (errors raised inside a
- * handler but outside the pipeline, such as an untranslatable /v1/messages body, are not recorded).
+ * A request that reached the pipeline (`enteredPipeline`, called by requestContext) is never recorded here.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RequestLogWriter } from '../../telemetry/request-log.ts';
@@ -17,22 +17,24 @@ export function endpointOf(route: string): string {
   return path === 'chat/completions' ? 'chat' : path.slice(0, 100);
 }
 
+const piped = new WeakSet<FastifyRequest>();
+
+/** Marks a request as the pipeline's: it records the request, whatever its outcome. */
+export function enteredPipeline(request: FastifyRequest): void {
+  piped.add(request);
+}
+
 /** Installs the hooks on the /v1 scope; call before its routes are registered. */
 export function recordRejections(v1: FastifyInstance, requestLog: RequestLogWriter): void {
-  const handled = new WeakSet<FastifyRequest>();
   const errors = new WeakMap<FastifyRequest, unknown>();
 
-  v1.addHook('preHandler', (request, _reply, done) => {
-    handled.add(request);
-    done();
-  });
   v1.addHook('onError', (request, _reply, error, done) => {
     errors.set(request, error);
     done();
   });
   v1.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done) => {
     const status = reply.statusCode;
-    if (status < 400 || handled.has(request)) return done();
+    if (status < 400 || piped.has(request)) return done();
     const route = request.routeOptions.url;
     if (!route) return done();
     const err = errors.get(request);
