@@ -2,8 +2,6 @@
  * Authentication for Bedrock requests: AWS SigV4 (service `bedrock`) when the provider has access keys,
  * else a Bedrock API key as a Bearer token. Computation only; nothing is sent.
  */
-import { SignatureV4 } from '@smithy/signature-v4';
-import { Sha256 } from '@aws-crypto/sha256-js';
 import type { ResolvedProvider, UpstreamRequest } from '../types.ts';
 
 export const SIGNING_SERVICE = 'bedrock';
@@ -11,6 +9,8 @@ export const DEFAULT_REGION = 'us-east-1';
 
 /** Signs `req` with SigV4: adds host, x-amz-date, x-amz-content-sha256, x-amz-security-token and authorization. */
 export async function signRequest(req: UpstreamRequest, provider: ResolvedProvider, signingDate: Date = new Date()): Promise<UpstreamRequest> {
+  // The AWS signer loads with the first signed request: a gateway without Bedrock never carries it.
+  const [{ SignatureV4 }, { Sha256 }] = await Promise.all([import('@smithy/signature-v4'), import('@aws-crypto/sha256-js')]);
   const url = new URL(req.url);
   const signer = new SignatureV4({
     service: SIGNING_SERVICE,
