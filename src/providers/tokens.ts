@@ -3,7 +3,7 @@
  * upstreams that report no usage; billing otherwise uses the provider's own counts.
  */
 import { createRequire } from 'node:module';
-import type { ChatMessage, ChatRequest } from './types.ts';
+import type { ChatMessage, ChatRequest, EmbeddingsRequest } from './types.ts';
 
 type CountTokens = (text: string) => number;
 let countTokens: CountTokens | undefined;
@@ -96,29 +96,29 @@ export function promptTokenBound(req: Pick<ChatRequest, 'messages' | 'tools' | '
   return total;
 }
 
-/**
- * A cheap bound on an embeddings input's tokens, for admission, like promptTokenBound: text by its UTF-8 bytes
- * divided by `bytesPerToken` (1 gives an upper bound; 4 a typical estimate), token-id inputs exactly.
- */
-export function inputTokenBound(input: string | string[] | number[] | number[][], bytesPerToken = 1): number {
-  const text = (s: string) => Math.ceil(Buffer.byteLength(s) / bytesPerToken);
-  if (typeof input === 'string') return text(input);
+type EmbeddingsInput = EmbeddingsRequest['input'];
+
+/** An embeddings input's tokens: token-id inputs exactly, text by `textTokens`. */
+function inputTokens(input: EmbeddingsInput, textTokens: (text: string) => number): number {
+  if (typeof input === 'string') return textTokens(input);
   let total = 0;
   for (const item of input) {
-    if (typeof item === 'string') total += text(item);
+    if (typeof item === 'string') total += textTokens(item);
     else if (typeof item === 'number') total += 1;
     else total += item.length;
   }
   return total;
 }
 
-export function estimateInputTokens(input: string | string[] | number[] | number[][]): number {
-  if (typeof input === 'string') return countText(input);
-  let total = 0;
-  for (const item of input) {
-    if (typeof item === 'string') total += countText(item);
-    else if (typeof item === 'number') total += 1;
-    else total += item.length;
-  }
-  return total;
+/**
+ * A cheap bound on an embeddings input's tokens, for admission, like promptTokenBound: text by its UTF-8 bytes
+ * divided by `bytesPerToken` (1 gives an upper bound; 4 a typical estimate), token-id inputs exactly.
+ */
+export function inputTokenBound(input: EmbeddingsInput, bytesPerToken = 1): number {
+  return inputTokens(input, (text) => Math.ceil(Buffer.byteLength(text) / bytesPerToken));
+}
+
+/** An embeddings input's tokens counted with the tokenizer (an upstream that reported no usage, the mock). */
+export function estimateInputTokens(input: EmbeddingsInput): number {
+  return inputTokens(input, countText);
 }
