@@ -35,13 +35,14 @@ import { adminCouponRoutes } from './http/api/admin/coupons.ts';
 import { loggerOptions, type Logger } from './telemetry/logger.ts';
 import { timeOrderedHex } from './domain/ids.ts';
 import { addAcceptHandles, type AcceptHandles } from './http/accept-handles.ts';
+import { tuneGarbageCollection } from './http/gc-tuning.ts';
 
 export interface Server {
   app: FastifyInstance<any, any, any, any, ZodTypeProvider>;
   services: Services;
   /** How many handles accept on the listening socket (1 until `listen`). */
   readonly acceptHandles: number;
-  /** Listens with `config.acceptHandles` handles on the socket; resolves with the bound port. */
+  /** Tunes the process's GC for serving, listens with `config.acceptHandles` handles on the socket; resolves with the bound port. */
   listen(opts: { port: number; host: string }): Promise<number>;
   /** Stops accepting, lets in-flight requests and streams finish, flushes queues, closes the database. */
   close(): Promise<void>;
@@ -142,6 +143,7 @@ export async function buildServer(config: Config, opts: CreateServicesOptions = 
       return acceptHandles?.count ?? 1;
     },
     async listen({ port, host }) {
+      tuneGarbageCollection();
       await app.listen({ port, host });
       try {
         acceptHandles = await addAcceptHandles(app.server, config.acceptHandles);
