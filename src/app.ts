@@ -97,7 +97,7 @@ export async function createServices(config: Config, opts: CreateServicesOptions
   let redis: RedisHandle | undefined;
   try {
     await database.migrate();
-    if (config.redisUrl) redis = await openRedis(config.redisUrl, (err, heldBack) => log.error({ err, ...(heldBack ? { similar_errors_held_back: heldBack } : {}) }, 'redis error'));
+    if (config.redisUrl) redis = await openRedis(config.redisUrl, (err, heldBack) => log.error({ err, ...(heldBack ? { similar_errors_held_back: heldBack } : {}) }, 'redis error'), config.redisStartupTimeoutMs);
     const bus = new CacheBus(redis);
     await bus.start();
     const catalog = new Catalog(database.db);

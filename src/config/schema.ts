@@ -166,6 +166,7 @@ export const FileConfigSchema = z
     data_dir: z.string(),
     database_url: z.string(),
     redis_url: z.string(),
+    redis_startup_timeout_ms: z.number().int().min(100).max(600_000),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     max_body_bytes: z.number().int().positive(),
     accept_handles: z.number().int().min(1).max(64),
@@ -223,6 +224,8 @@ export const ConfigSchema = z.object({
   /** Unset: embedded PGlite under dataDir. `memory://`: embedded, in memory (tests). */
   databaseUrl: z.string().optional(),
   redisUrl: z.string().optional(),
+  /** How long `serve` waits at start-up for Redis to answer before it stops (exit 1). */
+  redisStartupTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
   adminApiKey: z.string().min(16, 'must be at least 16 characters').optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   maxBodyBytes: z.number().int().positive().default(16 * 1024 * 1024),

@@ -87,7 +87,7 @@ async function connectBefore(url: string, timeoutMs: number, ...clients: RedisCl
     const advice = 'Start it, or unset REDIS_URL to run as a single instance.';
     if (err !== TIMEOUT) throw new RedisUnreachableError(`Redis at ${safeUrl(url)} refused the connection: ${(err as Error).message}. ${advice}`);
     const last = lastError as { message?: string; code?: string } | undefined;
-    throw new RedisUnreachableError(`Redis at ${safeUrl(url)} did not answer within ${Math.round(timeoutMs / 1000)} s (${last?.code ?? last?.message ?? 'no answer'}). ${advice}`);
+    throw new RedisUnreachableError(`Redis at ${safeUrl(url)} did not answer within ${timeoutMs >= 10_000 ? Math.round(timeoutMs / 1000) : Math.round(timeoutMs / 100) / 10} s (${last?.code ?? last?.message ?? 'no answer'}). ${advice}`);
   } finally {
     clearTimeout(timer);
     for (const c of clients) c.off('error', note);
