@@ -32,7 +32,7 @@ import { adminBreakerRoutes } from './http/api/admin/breakers.ts';
 import { couponRoutes } from './http/api/coupons.ts';
 import { routerRoutes } from './http/api/routers.ts';
 import { adminCouponRoutes } from './http/api/admin/coupons.ts';
-import { loggerOptions, type Logger } from './telemetry/logger.ts';
+import { lazyChildLoggerFactory, loggerOptions, type Logger } from './telemetry/logger.ts';
 import { timeOrderedHex } from './domain/ids.ts';
 import { addAcceptHandles, type AcceptHandles } from './http/accept-handles.ts';
 import { tuneGarbageCollection } from './http/gc-tuning.ts';
@@ -63,6 +63,7 @@ export async function buildServer(config: Config, opts: CreateServicesOptions = 
     },
     // Per-request logs are written by our own hooks (failures only); the hot path stays quiet.
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: (logger, bindings, opts) => lazyChildLoggerFactory(logger as Logger, bindings, opts),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 512 },
