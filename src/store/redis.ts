@@ -94,7 +94,7 @@ async function connectBefore(url: string, timeoutMs: number, ...clients: RedisCl
   }
 }
 
-export async function openRedis(url: string, onError: (err: unknown, heldBack: number) => void, startupTimeoutMs = 10_000): Promise<RedisHandle> {
+export async function openRedis(url: string, onError: (err: unknown, heldBack: number) => void, startupTimeoutMs: number): Promise<RedisHandle> {
   const { createClient } = await loadRedis();
   const errors = new ErrorThrottle(onError);
   // No offline queue on the command client: while Redis is unreachable a command fails at once (and the
