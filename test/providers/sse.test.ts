@@ -138,7 +138,19 @@ describe('SseParser UTF-8', () => {
     assert.deepEqual(parse(bytes.subarray(0, emoji + 2), bytes.subarray(emoji + 2)), [data('héllo ☀️ 日本語 😀')]);
   });
 
-  it('strips a leading byte-order mark', () => {
+  it('strips a leading byte-order mark, also when it arrives split across pushes', () => {
     assert.deepEqual(parse(new Uint8Array([0xef, 0xbb, 0xbf]), 'data: x\n\n'), [data('x')]);
+    assert.deepEqual(parse(new Uint8Array([0xef]), new Uint8Array([0xbb]), new Uint8Array([0xbf, 0x64]), 'ata: y\n\n'), [data('y')]);
+    // Only at the start of the stream: later, U+FEFF is content.
+    assert.deepEqual(parse('data: a\n\n', new Uint8Array([0xef, 0xbb, 0xbf]), 'data: b\n\n'), [data('a')]);
+  });
+
+  it('replaces invalid UTF-8 with U+FFFD instead of failing', () => {
+    assert.deepEqual(parse(new Uint8Array([0x64, 0x61, 0x74, 0x61, 0x3a, 0x20, 0x61, 0xff, 0x62, 0x0a, 0x0a])), [data('a\ufffdb')]);
+  });
+
+  it('reads Uint8Array views at an offset into a larger buffer', () => {
+    const whole = enc.encode('xxxxdata: view\n\nyyyy');
+    assert.deepEqual(parse(whole.subarray(4, whole.length - 4)), [data('view')]);
   });
 });
