@@ -69,7 +69,9 @@ export function checkTargets(r: RunReport): TargetCheck[] {
   const off = chat && byTarget(chat.figures, 'switchyard-credits-off');
   if (sy && off && off.rps > 0) {
     const cost = (100 * (off.rps - sy.rps)) / off.rps;
-    checks.push({ goal: 'Billing (reservation, settlement, ledger) costs < 10% of throughput (issue 4)', measured: `${f(cost, 1)}% (${int(sy.rps)} req/s with credits vs ${int(off.rps)} with CREDITS_MODE=off)`, verdict: cost < 10 ? 'PASS' : 'MISS' });
+    // Below zero, the credits-off process happened to be the slower one: billing's cost is lost in the noise.
+    const noise = cost < 0 ? '; below zero, so within run-to-run noise' : '';
+    checks.push({ goal: 'Billing (reservation, settlement, ledger) costs < 10% of throughput (issue 4)', measured: `${f(cost, 1)}% (${int(sy.rps)} req/s with credits vs ${int(off.rps)} with CREDITS_MODE=off${noise})`, verdict: cost < 10 ? 'PASS' : 'MISS' });
   }
 
   const lat = scenario(r, 'chat-latency', 'latency');
