@@ -22,6 +22,8 @@ export interface ChatPayloads {
   json: Buffer;
   /** Streamed events, each a complete `data: ...\n\n` frame: role chunk, content chunks, finish chunk. */
   frames: Buffer[];
+  /** The same events as OpenAI sends them when `stream_options.include_usage` is set: each with `"usage": null`. */
+  framesWithUsage: Buffer[];
   /** The usage-only chunk sent when `stream_options.include_usage` is set. */
   usageFrame: Buffer;
   doneFrame: Buffer;
@@ -70,11 +72,18 @@ export function buildChatPayloads(model: string, profile: ResponseProfile): Chat
     }),
   );
   const base = { id, object: 'chat.completion.chunk', created: CREATED, model, system_fingerprint: 'fp_bench' };
-  const chunk = (delta: object, finish: string | null = null) => frame({ ...base, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] });
-  const frames = [chunk({ role: 'assistant', content: '', refusal: null })];
-  for (let i = 0; i < profile.chunks; i++) frames.push(chunk({ content: word(i) }));
-  frames.push(chunk({}, 'stop'));
-  return { profile, json, frames, usageFrame: frame({ ...base, choices: [], usage: usage(profile.chunks) }), doneFrame: Buffer.from('data: [DONE]\n\n') };
+  const deltas: [object, string | null][] = [[{ role: 'assistant', content: '', refusal: null }, null]];
+  for (let i = 0; i < profile.chunks; i++) deltas.push([{ content: word(i) }, null]);
+  deltas.push([{}, 'stop']);
+  const chunks = deltas.map(([delta, finish]) => ({ ...base, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] }));
+  return {
+    profile,
+    json,
+    frames: chunks.map((c) => frame(c)),
+    framesWithUsage: chunks.map((c) => frame({ ...c, usage: null })),
+    usageFrame: frame({ ...base, choices: [], usage: usage(profile.chunks) }),
+    doneFrame: Buffer.from('data: [DONE]\n\n'),
+  };
 }
 
 /** A deterministic embedding response with one vector per input. */

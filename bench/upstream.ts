@@ -3,8 +3,8 @@
  * `npx tsx bench/upstream.ts --port 9000`). Plain node:http with keep-alive and precomputed payloads, so
  * that it costs as little as possible of the machine's two cores.
  *
- *   POST /v1/chat/completions   JSON, or SSE when `stream: true` (usage chunk when
- *                               `stream_options.include_usage` is set)
+ *   POST /v1/chat/completions   JSON, or SSE when `stream: true` (with `stream_options.include_usage`,
+ *                               `"usage": null` on every chunk and a usage chunk at the end, as OpenAI)
  *   POST /v1/embeddings         one 1536-dimension vector per input
  *   GET  /v1/models
  *
@@ -57,7 +57,7 @@ function sendError(res: ServerResponse, status: number, message: string): void {
 const later = (ms: number, fn: () => void) => (ms > 0 ? setTimeout(fn, ms) : fn());
 
 function streamChat(res: ServerResponse, p: ChatPayloads, includeUsage: boolean): void {
-  const frames = includeUsage ? [...p.frames, p.usageFrame, p.doneFrame] : [...p.frames, p.doneFrame];
+  const frames = includeUsage ? [...p.framesWithUsage, p.usageFrame, p.doneFrame] : [...p.frames, p.doneFrame];
   res.writeHead(200, SSE_HEADERS);
   const { intervalMs } = p.profile;
   if (intervalMs === 0) {
