@@ -109,8 +109,10 @@ export class SseParser {
   }
 
   private dispatch(events: SseEvent[]): void {
-    if (this.data.length) events.push({ event: this.eventName, data: this.data.length === 1 ? this.data[0] : this.data.join('\n') });
-    if (this.data.length) this.data = [];
+    if (this.data.length) {
+      events.push({ event: this.eventName, data: this.data.length === 1 ? this.data[0] : this.data.join('\n') });
+      this.data = [];
+    }
     this.eventName = undefined;
   }
 }
