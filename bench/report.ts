@@ -138,7 +138,7 @@ function cpuPerEventUs(x: StreamFigures): number | undefined {
   return x.process && events ? (x.process.cpuMs * 1000) / events : undefined;
 }
 
-function scenarioMarkdown(s: ScenarioResult): string {
+function scenarioMarkdown(s: ScenarioResult, r: RunReport): string {
   if (s.kind === 'throughput') {
     const direct = byTarget(s.figures, 'direct');
     const rows = s.figures.map((x) => [
@@ -182,10 +182,32 @@ function scenarioMarkdown(s: ScenarioResult): string {
     f(x.completion.p99, 0),
     f(x.eventsPerStream, 0),
     f(cpuPerEventUs(x), 1),
+    f(x.loadCpuUsPerEvent, 1),
     int(x.process?.peakRssMb),
     f(x.process?.loopMaxMs),
   ]);
-  return table(['target', 'complete', 'failed', 'peak open', 'headers p50 ms', 'TTFT p50 ms', 'TTFT p99 ms', 'added TTFT p50', 'total p50 ms', 'total p99 ms', 'events/stream', 'CPU µs/event', 'peak RSS MB', 'loop max ms'], rows);
+  const head = ['target', 'complete', 'failed', 'peak open', 'headers p50 ms', 'TTFT p50 ms', 'TTFT p99 ms', 'added TTFT p50', 'total p50 ms', 'total p99 ms', 'events/stream', 'CPU µs/event', 'load generator µs/event', 'peak RSS MB', 'loop max ms'];
+  return `${table(head, rows)}\n\n${streamDemand(s.figures, r)}`;
+}
+
+/**
+ * What the stream scenario asks of the machine, from the CPU per event each process spent: when the fake
+ * upstream, the load generator and the gateway together need more than the machine's cores, the streams fall
+ * behind their pacing and TTFT, stalls and RSS measure queueing rather than the gateway's own latency.
+ */
+function streamDemand(figures: StreamFigures[], r: RunReport): string {
+  const d = byTarget(figures, 'direct');
+  const sy = byTarget(figures, 'switchyard');
+  const upstream = d && cpuPerEventUs(d);
+  const gateway = sy && cpuPerEventUs(sy);
+  const load = sy?.loadCpuUsPerEvent;
+  if (!sy || upstream === undefined || gateway === undefined || load === undefined) return '';
+  const o = r.options;
+  const perSecond = (sy.streams * sy.eventsPerStream) / ((o.streamChunks * o.chunkIntervalMs) / 1000);
+  const cores = (us: number) => (perSecond * us) / 1e6;
+  const total = cores(upstream + load + gateway);
+  const verdict = total > r.machine.cpus ? `more than the machine's ${r.machine.cpus} cores: the streams cannot keep their pacing here, and the gateway's TTFT, stall and RSS include queueing` : `within the machine's ${r.machine.cpus} cores`;
+  return `Demand at the nominal pace (${int(perSecond)} events/s): fake upstream ${f(cores(upstream), 2)} cores (${f(upstream, 1)} µs/event, direct run), load generator ${f(cores(load), 2)} (${f(load, 1)} µs/event), Switchyard ${f(cores(gateway), 2)} (${f(gateway, 1)} µs/event); together ${f(total, 2)} cores, ${verdict}.`;
 }
 
 function profileMarkdown(p: ProfileResult): string {
@@ -230,7 +252,7 @@ export function renderMarkdown(r: RunReport, checks: TargetCheck[]): string {
   parts.push(table(['goal', 'measured', 'result'], checks.map((c) => [c.goal, c.measured, `**${c.verdict}**`])));
   parts.push('');
   parts.push(`## Scenarios\n`);
-  for (const s of r.scenarios) parts.push(`### ${s.name}: ${s.title}\n\n${scenarioMarkdown(s)}\n`);
+  for (const s of r.scenarios) parts.push(`### ${s.name}: ${s.title}\n\n${scenarioMarkdown(s, r)}\n`);
   if (r.profiles.length) {
     parts.push(`## Hot-path profiles (Switchyard, \`--cpu-prof\`)\n`);
     parts.push(`Summaries by \`bench/cpuprofile-summary.ts\` (self time by function and by area, load window only). Open the \`.cpuprofile\` files in Chrome DevTools or speedscope for flame graphs.\n`);

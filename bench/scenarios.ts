@@ -61,6 +61,8 @@ export interface StreamFigures {
   completed: number;
   failed: number;
   eventsPerStream: number;
+  /** CPU of the load generator (the bench process) per event received, µs. */
+  loadCpuUsPerEvent: number | undefined;
   failures: string[];
   process?: ProcessFigures;
 }
@@ -218,8 +220,8 @@ async function latencyScenario(ctx: ScenarioContext): Promise<ScenarioResult> {
 
 async function streamScenario(ctx: ScenarioContext): Promise<ScenarioResult> {
   const { options: o } = ctx;
-  const acc = new Map<TargetName, { ttft: Samples; headers: Samples; peaks: number[]; completion: Samples; completed: number; failed: number; events: number[]; failures: string[]; process?: ProcessFigures }>();
-  for (const t of ctx.targets) acc.set(t.name, { ttft: new Samples(), headers: new Samples(), peaks: [], completion: new Samples(), completed: 0, failed: 0, events: [], failures: [] });
+  const acc = new Map<TargetName, { ttft: Samples; headers: Samples; peaks: number[]; completion: Samples; completed: number; failed: number; events: number[]; loadCpuMs: number; received: number; failures: string[]; process?: ProcessFigures }>();
+  for (const t of ctx.targets) acc.set(t.name, { ttft: new Samples(), headers: new Samples(), peaks: [], completion: new Samples(), completed: 0, failed: 0, events: [], loadCpuMs: 0, received: 0, failures: [] });
   for (let round = 0; round < o.rounds; round++) {
     for (const t of order(ctx.targets, round)) {
       await pause(1000);
@@ -233,6 +235,8 @@ async function streamScenario(ctx: ScenarioContext): Promise<ScenarioResult> {
       a.completed += r.completed;
       a.failed += r.failed;
       a.events.push(r.eventsPerStream);
+      a.loadCpuMs += r.loadCpuMs;
+      a.received += r.completed * r.eventsPerStream;
       for (const f of r.failures) if (a.failures.length < 5) a.failures.push(f);
       a.process = mergeProbe(a.process, stats);
       const s = summarize(r.ttft.values());
@@ -251,6 +255,7 @@ async function streamScenario(ctx: ScenarioContext): Promise<ScenarioResult> {
       completed: a.completed,
       failed: a.failed,
       eventsPerStream: mean(a.events),
+      loadCpuUsPerEvent: a.received ? (a.loadCpuMs * 1000) / a.received : undefined,
       failures: a.failures,
       process: a.process,
     };

@@ -34,16 +34,109 @@ export interface StreamLoadResult {
   /** A few failure descriptions, for the report. */
   failures: string[];
   wallMs: number;
+  /** CPU time of this (the load-generating) process during the run, ms: the harness's own share of the machine. */
+  loadCpuMs: number;
 }
 
-const FIRST_CONTENT = /"content":"[^"]/;
-const CONTENT_CARRY = 11; // '"content":"' is 11 characters: enough to catch it across two reads
-const DATA = 'data: ';
+const CONTENT = Buffer.from('"content":"');
+const DATA = Buffer.from('data: ');
+const ERROR = Buffer.from('{"error"');
+const DONE = 'data: [DONE]';
+const TAIL_BYTES = 64;
+const QUOTE = 0x22;
+const LF = 0x0a;
 
-function countOccurrences(text: string, pattern: string): number {
+/** Occurrences of `pattern` in `chunk`, counting one that starts in the previous chunk's `carry` (its last bytes). */
+function countAcross(carry: Buffer, chunk: Buffer, pattern: Buffer): number {
   let n = 0;
-  for (let i = text.indexOf(pattern); i !== -1; i = text.indexOf(pattern, i + pattern.length)) n++;
+  for (let i = chunk.indexOf(pattern); i !== -1; i = chunk.indexOf(pattern, i + pattern.length)) n++;
+  // A match split at the boundary: the carry ends with the pattern's first k bytes, the chunk starts with the rest.
+  // Frames end in a line feed, so a carry ending in one (almost every read) cannot hold a split match.
+  if (carry.length === 0 || carry[carry.length - 1] === LF) return n;
+  for (let k = Math.min(carry.length, pattern.length - 1); k > 0; k--) {
+    if (chunk.length < pattern.length - k) continue;
+    if (carry.compare(pattern, 0, k, carry.length - k) === 0 && chunk.compare(pattern, k, pattern.length, 0, pattern.length - k) === 0) {
+      n++;
+      break;
+    }
+  }
   return n;
+}
+
+/** Keeps the last `max` bytes seen, copying only when a chunk is shorter than that. */
+function keepTail(tail: Buffer, chunk: Buffer, max: number): Buffer {
+  if (chunk.length >= max) return chunk.subarray(chunk.length - max);
+  const joined = Buffer.concat([tail, chunk]);
+  return joined.length > max ? joined.subarray(joined.length - max) : joined;
+}
+
+/** Where the first content after `"content":"` starts (a non-empty delta), or -1. */
+function firstContent(bytes: Buffer): number {
+  for (let i = bytes.indexOf(CONTENT); i !== -1; i = bytes.indexOf(CONTENT, i + CONTENT.length)) {
+    const at = i + CONTENT.length;
+    if (at < bytes.length && bytes[at] !== QUOTE) return at;
+  }
+  return -1;
+}
+
+interface StreamOutcome {
+  status: number;
+  /** From the scheduled start to the response headers, ms. */
+  headersMs?: number;
+  ttftMs?: number;
+  events: number;
+  sawError: boolean;
+  done: boolean;
+  /** The body of a non-200 answer (truncated). */
+  errorBody?: string;
+}
+
+/**
+ * One stream through undici's dispatch handler: body bytes are scanned where they arrive, with no Readable,
+ * async iterator or string conversion per read, so the load generator spends as little of the machine as it can.
+ */
+function streamOnce(pool: Pool, opts: StreamLoadOptions, scheduledAt: number, onHeaders: () => void): Promise<StreamOutcome> {
+  return new Promise((resolve, reject) => {
+    const out: StreamOutcome = { status: 0, events: 0, sawError: false, done: false };
+    let contentCarry: Buffer = Buffer.alloc(0);
+    let dataCarry: Buffer = Buffer.alloc(0);
+    let tail: Buffer = Buffer.alloc(0);
+    const errorParts: Buffer[] = [];
+    pool.dispatch(
+      { path: opts.path, method: 'POST', headers: opts.headers, body: opts.body },
+      {
+        onRequestStart() {},
+        onResponseStart(_controller, statusCode) {
+          out.status = statusCode;
+          out.headersMs = performance.now() - scheduledAt;
+          onHeaders();
+        },
+        onResponseData(_controller, chunk) {
+          if (out.status !== 200) {
+            errorParts.push(chunk);
+            return;
+          }
+          if (out.ttftMs === undefined) {
+            const scan = contentCarry.length ? Buffer.concat([contentCarry, chunk]) : chunk;
+            if (firstContent(scan) !== -1) out.ttftMs = performance.now() - scheduledAt;
+            else contentCarry = Buffer.from(keepTail(contentCarry, chunk, CONTENT.length));
+          }
+          out.events += countAcross(dataCarry, chunk, DATA);
+          dataCarry = keepTail(dataCarry, chunk, DATA.length - 1);
+          if (!out.sawError && chunk.includes(ERROR)) out.sawError = true;
+          tail = keepTail(tail, chunk, TAIL_BYTES);
+        },
+        onResponseEnd() {
+          if (out.status !== 200) out.errorBody = Buffer.concat(errorParts).toString('utf8').slice(0, 160);
+          out.done = tail.toString('latin1').includes(DONE);
+          resolve(out);
+        },
+        onResponseError(_controller, err) {
+          reject(err);
+        },
+      },
+    );
+  });
 }
 
 export async function runStreams(opts: StreamLoadOptions): Promise<StreamLoadResult> {
@@ -65,47 +158,26 @@ export async function runStreams(opts: StreamLoadOptions): Promise<StreamLoadRes
   const one = async (scheduledAt: number) => {
     let counted = false;
     try {
-      const res = await pool.request({ path: opts.path, method: 'POST', headers: opts.headers, body: opts.body });
-      headers.push(performance.now() - scheduledAt);
-      counted = true;
-      if (++open > peakOpen) peakOpen = open;
-      if (res.statusCode !== 200) {
-        fail(`HTTP ${res.statusCode}: ${(await res.body.text()).slice(0, 160)}`);
-        return;
-      }
-      let first: number | undefined;
-      let contentCarry = '';
-      let dataCarry = '';
-      let tail = '';
-      let streamEvents = 0;
-      let sawError = false;
-      for await (const chunk of res.body) {
-        const text = (chunk as Buffer).toString('latin1');
-        if (first === undefined) {
-          if (FIRST_CONTENT.test(contentCarry + text)) first = performance.now() - scheduledAt;
-          else contentCarry = (contentCarry + text).slice(-CONTENT_CARRY);
-        }
-        streamEvents += countOccurrences(dataCarry + text, DATA);
-        dataCarry = text.slice(-(DATA.length - 1));
-        if (!sawError && text.includes('{"error"')) sawError = true;
-        tail = (tail + text).slice(-64);
-      }
-      if (sawError || !tail.includes('data: [DONE]')) {
-        fail(sawError ? 'error event inside the stream' : `stream ended without [DONE] after ${streamEvents} events`);
-        return;
-      }
-      if (first !== undefined) ttft.push(first);
+      const r = await streamOnce(pool, opts, scheduledAt, () => {
+        counted = true;
+        if (++open > peakOpen) peakOpen = open;
+      }).finally(() => {
+        if (counted) open--;
+      });
+      if (r.headersMs !== undefined) headers.push(r.headersMs);
+      if (r.status !== 200) return fail(`HTTP ${r.status}: ${r.errorBody ?? ''}`);
+      if (r.sawError || !r.done) return fail(r.sawError ? 'error event inside the stream' : `stream ended without [DONE] after ${r.events} events`);
+      if (r.ttftMs !== undefined) ttft.push(r.ttftMs);
       completion.push(performance.now() - scheduledAt);
-      events += streamEvents;
+      events += r.events;
       completed++;
     } catch (err) {
       fail((err as Error).message);
-    } finally {
-      if (counted) open--;
     }
   };
 
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   const all: Promise<void>[] = [];
   const stepMs = opts.streams > 1 ? opts.rampMs / (opts.streams - 1) : 0;
   await new Promise<void>((done) => {
@@ -120,6 +192,7 @@ export async function runStreams(opts: StreamLoadOptions): Promise<StreamLoadRes
   });
   await Promise.all(all);
   const wallMs = performance.now() - started;
+  const cpu = process.cpuUsage(cpuBefore);
   await pool.close();
-  return { ttft, headers, peakOpen, completion, completed, failed, eventsPerStream: completed ? events / completed : 0, failures, wallMs };
+  return { ttft, headers, peakOpen, completion, completed, failed, eventsPerStream: completed ? events / completed : 0, failures, wallMs, loadCpuMs: (cpu.user + cpu.system) / 1000 };
 }
