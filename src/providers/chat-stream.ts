@@ -3,11 +3,8 @@
  * every chunk decoded since the last call (one upstream read, usually), so the relay costs one promise per
  * network read rather than a chain of async generators per chunk.
  */
-import type { Readable } from 'node:stream';
 import type { ChatChunk, StreamDecoder, Usage } from './types.ts';
-import { UpstreamError } from './errors.ts';
-import { mapNetworkError } from './transport.ts';
-import type { CancelSignal } from './cancel.ts';
+import type { BodyConsumer, BodyControl } from './transport.ts';
 
 export interface ChatStream {
   /** Usage reported by the upstream; final once `read()` returned undefined. */
@@ -21,22 +18,18 @@ export interface ChatStream {
 /** Decoded chunks waiting for the reader beyond which the upstream socket is paused. */
 const HIGH_WATER_CHUNKS = 256;
 
-/** A ChatStream over an HTTP response body and the wire format's decoder. */
-export class DecodedBodyStream implements ChatStream {
+/** A ChatStream over an HTTP response body, delivered by the transport, and the wire format's decoder. */
+export class DecodedBodyStream implements ChatStream, BodyConsumer {
   private queue: ChatChunk[] = [];
   private ended = false;
+  private paused = false;
   private failure: unknown;
   private waiter: { resolve: (chunks: ChatChunk[] | undefined) => void; reject: (err: unknown) => void } | undefined;
 
   constructor(
-    private readonly body: Readable,
+    private readonly control: BodyControl,
     private readonly decoder: StreamDecoder,
-    private readonly signal?: CancelSignal,
-  ) {
-    body.on('data', this.onData);
-    body.once('end', this.onEnd);
-    body.once('error', this.onError);
-  }
+  ) {}
 
   get usage(): Usage | undefined {
     return this.decoder.usage;
@@ -46,7 +39,10 @@ export class DecodedBodyStream implements ChatStream {
     if (this.queue.length) {
       const out = this.queue;
       this.queue = [];
-      if (!this.ended && this.body.isPaused()) this.body.resume();
+      if (this.paused && !this.ended) {
+        this.paused = false;
+        this.control.resume();
+      }
       return Promise.resolve(out);
     }
     if (this.failure !== undefined) return Promise.reject(this.failure);
@@ -57,11 +53,13 @@ export class DecodedBodyStream implements ChatStream {
   }
 
   close(): void {
+    if (this.ended) return;
     this.ended = true;
-    if (!this.body.destroyed) this.body.destroy();
+    this.control.abort();
   }
 
-  private readonly onData = (bytes: Uint8Array): void => {
+  data(bytes: Buffer): void {
+    if (this.ended) return;
     let chunks: ChatChunk[];
     try {
       chunks = this.decoder.push(bytes);
@@ -75,10 +73,14 @@ export class DecodedBodyStream implements ChatStream {
       return waiter.resolve(chunks);
     }
     for (let i = 0; i < chunks.length; i++) this.queue.push(chunks[i]);
-    if (this.queue.length >= HIGH_WATER_CHUNKS) this.body.pause();
-  };
+    if (this.queue.length >= HIGH_WATER_CHUNKS && !this.paused) {
+      this.paused = true;
+      this.control.pause();
+    }
+  }
 
-  private readonly onEnd = (): void => {
+  end(): void {
+    if (this.ended) return;
     let rest: ChatChunk[];
     try {
       rest = this.decoder.end();
@@ -93,22 +95,54 @@ export class DecodedBodyStream implements ChatStream {
     const out = this.queue.length ? this.queue : undefined;
     this.queue = [];
     waiter.resolve(out);
-  };
+  }
 
-  private readonly onError = (err: unknown): void => {
-    this.fail(err instanceof UpstreamError ? err : mapNetworkError(err, this.signal));
-  };
+  error(err: unknown): void {
+    if (this.ended) return;
+    this.fail(err);
+  }
 
   private fail(err: unknown): void {
     if (this.failure !== undefined) return;
     this.failure = err;
     this.ended = true;
-    // Frees the socket; chunks already queued are still handed out before the failure.
-    if (!this.body.destroyed) this.body.destroy();
+    // Frees the connection; chunks already queued are still handed out before the failure.
+    this.control.abort();
     const waiter = this.waiter;
     if (!waiter) return;
     this.waiter = undefined;
     waiter.reject(err);
+  }
+}
+
+/** The body of an error status, as text (bounded: an error body is read for its message only). */
+export class ErrorBody implements BodyConsumer {
+  private readonly parts: Buffer[] = [];
+  private size = 0;
+  private settle!: (text: string) => void;
+  /** The body's text once it ended (whatever arrived, if the read failed). */
+  readonly text = new Promise<string>((resolve) => {
+    this.settle = resolve;
+  });
+
+  constructor(
+    readonly statusCode: number,
+    readonly headers: Record<string, string | string[] | undefined>,
+    private readonly limit = 64 * 1024,
+  ) {}
+
+  data(chunk: Buffer): void {
+    if (this.size >= this.limit) return;
+    this.parts.push(chunk);
+    this.size += chunk.length;
+  }
+
+  end(): void {
+    this.settle(Buffer.concat(this.parts).toString('utf8'));
+  }
+
+  error(): void {
+    this.end();
   }
 }
 

@@ -3,8 +3,8 @@
  * translation with the transport; in-process providers (mock) implement it directly.
  */
 import type { ChatAdapter, ChatRequest, ChatResult, EmbeddingsRequest, EmbeddingsResult, UpstreamTarget } from './types.ts';
-import { DecodedBodyStream, type ChatStream } from './chat-stream.ts';
-import { mapNetworkError, send, type SendOptions } from './transport.ts';
+import { DecodedBodyStream, ErrorBody, type ChatStream } from './chat-stream.ts';
+import { dispatchStream, mapNetworkError, send, type SendOptions } from './transport.ts';
 import { malformedUpstream, UpstreamError } from './errors.ts';
 import type { CancelSignal } from './cancel.ts';
 
@@ -52,9 +52,12 @@ export function httpProviderClient(adapter: ChatAdapter): ProviderClient {
     },
 
     async chatStream(target, req, opts) {
-      const res = await send(await adapter.toUpstreamRequest(target, req, true), opts);
-      if (res.statusCode < 200 || res.statusCode >= 300) throw await readError(adapter, res);
-      return new DecodedBodyStream(res.body, adapter.createStreamDecoder(target, req), opts.signal);
+      const upstreamReq = await adapter.toUpstreamRequest(target, req, true);
+      const res = await dispatchStream(upstreamReq, opts, (status, headers, control) =>
+        status >= 300 ? new ErrorBody(status, headers) : new DecodedBodyStream(control, adapter.createStreamDecoder(target, req)),
+      );
+      if (res instanceof ErrorBody) throw adapter.fromUpstreamError(res.statusCode, await res.text, res.headers);
+      return res;
     },
 
     async embeddings(target, req, opts) {
