@@ -3,8 +3,8 @@
  * translation with the transport; in-process providers (mock) implement it directly.
  */
 import type { ChatAdapter, ChatRequest, ChatResult, EmbeddingsRequest, EmbeddingsResult, UpstreamTarget } from './types.ts';
-import { DecodedBodyStream, ErrorBody, type ChatStream } from './chat-stream.ts';
-import { dispatchStream, mapNetworkError, send, type SendOptions } from './transport.ts';
+import { DecodedBodyStream, type ChatStream } from './chat-stream.ts';
+import { dispatchStream, ErrorBody, mapNetworkError, send, type SendOptions } from './transport.ts';
 import { malformedUpstream, UpstreamError } from './errors.ts';
 import type { CancelSignal } from './cancel.ts';
 

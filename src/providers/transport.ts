@@ -93,6 +93,37 @@ export interface BodyControl {
   abort(): void;
 }
 
+/** The body of an error status, as text (bounded: an error body is read for its message only). */
+export class ErrorBody implements BodyConsumer {
+  private readonly parts: Buffer[] = [];
+  private size = 0;
+  private settle!: (text: string) => void;
+  /** The body's text once it ended (whatever arrived, if the read failed). */
+  readonly text = new Promise<string>((resolve) => {
+    this.settle = resolve;
+  });
+
+  constructor(
+    readonly statusCode: number,
+    readonly headers: Record<string, string | string[] | undefined>,
+    private readonly limit = 64 * 1024,
+  ) {}
+
+  data(chunk: Buffer): void {
+    if (this.size >= this.limit) return;
+    this.parts.push(chunk);
+    this.size += chunk.length;
+  }
+
+  end(): void {
+    this.settle(Buffer.concat(this.parts).toString('utf8'));
+  }
+
+  error(): void {
+    this.end();
+  }
+}
+
 class ConsumerGone extends Error {
   constructor() {
     super('the response body is no longer wanted');

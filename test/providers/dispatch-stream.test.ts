@@ -6,8 +6,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { dispatchStream, type BodyConsumer, type BodyControl, type SendOptions } from '../../src/providers/transport.ts';
-import { DecodedBodyStream, ErrorBody } from '../../src/providers/chat-stream.ts';
+import { dispatchStream, ErrorBody, type BodyConsumer, type BodyControl, type SendOptions } from '../../src/providers/transport.ts';
+import { DecodedBodyStream } from '../../src/providers/chat-stream.ts';
 import { Cancellation } from '../../src/providers/cancel.ts';
 import { UpstreamError } from '../../src/providers/errors.ts';
 import type { ChatChunk, StreamDecoder } from '../../src/providers/types.ts';
@@ -125,9 +125,9 @@ describe('dispatchStream', () => {
     handler = (_req, res) => {
       res.writeHead(200);
       res.write('data: 1\n\n');
-      setTimeout(() => res.end('data: 2\n\n'), 400);
+      setTimeout(() => res.end('data: 2\n\n'), 1200);
     };
-    const c = await open('/slow-body', { firstByteTimeoutMs: 150 });
+    const c = await open('/slow-body', { firstByteTimeoutMs: 500 });
     await c.settled;
     assert.equal(c.failure, undefined);
     assert.equal(c.text, 'data: 1\n\ndata: 2\n\n');
