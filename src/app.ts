@@ -15,7 +15,8 @@ import { resolveJwtSecret } from './domain/auth/jwt-secret.ts';
 import { LoginGuard } from './domain/auth/login-guard.ts';
 import { SessionService, type OnRegistered } from './domain/auth/sessions.ts';
 import { AuditLog } from './domain/audit/audit.ts';
-import { CacheBus } from './domain/cache-bus.ts';
+import { CacheBus, redisBusTransport, type BusTransport } from './domain/cache-bus.ts';
+import { PgNotifyChannel } from './store/pg-notify.ts';
 import { KeyService } from './domain/keys/keys.ts';
 import { KeyUsageTracker } from './domain/keys/usage-tracker.ts';
 import { createMailer, type Mailer } from './domain/mail/mailer.ts';
@@ -83,6 +84,18 @@ export interface CreateServicesOptions {
   databaseSchema?: string;
 }
 
+/**
+ * How cache invalidations reach other instances and a running server: Redis when configured, else PostgreSQL's
+ * LISTEN/NOTIFY (one channel per schema), else nowhere (the embedded database has one process by design).
+ */
+function busTransport(config: Config, database: DatabaseHandle, redis: RedisHandle | undefined, schema: string | undefined, log: Logger): BusTransport | undefined {
+  if (redis) return redisBusTransport(redis);
+  if (database.kind !== 'postgres' || !config.databaseUrl) return undefined;
+  // Channel names are identifiers: at most 63 bytes.
+  const channel = (schema ? `switchyard_invalidate_${schema}` : 'switchyard_invalidate').slice(0, 63);
+  return new PgNotifyChannel(database.db, { url: config.databaseUrl, channel, onError: (err) => log.warn({ err }, 'cache invalidation listener (PostgreSQL LISTEN) failed; reconnecting') });
+}
+
 export async function createServices(config: Config, opts: CreateServicesOptions = {}): Promise<Services> {
   const log = opts.log ?? createLogger(config.logLevel);
   const registry = buildProviderRegistry(config);
@@ -95,10 +108,11 @@ export async function createServices(config: Config, opts: CreateServicesOptions
   }
   const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, schema: opts.databaseSchema });
   let redis: RedisHandle | undefined;
+  let bus: CacheBus | undefined;
   try {
     await database.migrate();
     if (config.redisUrl) redis = await openRedis(config.redisUrl, (err, heldBack) => log.error({ err, ...(heldBack ? { similar_errors_held_back: heldBack } : {}) }, 'redis error'), config.redisStartupTimeoutMs);
-    const bus = new CacheBus(redis);
+    bus = new CacheBus(busTransport(config, database, redis, opts.databaseSchema, log));
     await bus.start();
     const catalog = new Catalog(database.db);
     const seed = loadSeedCatalog();
@@ -190,6 +204,7 @@ export async function createServices(config: Config, opts: CreateServicesOptions
       ready: true,
     };
   } catch (err) {
+    await bus?.close();
     await redis?.close();
     await database.close();
     throw err;
@@ -205,6 +220,7 @@ export async function closeServices(s: Services): Promise<void> {
   await s.keyUsage.stop();
   await s.credentialPruner.stop();
   await s.maintenance?.stop();
+  await s.bus.close();
   await s.redis?.close();
   await s.database.close();
   await closeTransport();

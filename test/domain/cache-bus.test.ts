@@ -6,7 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import { CacheBus, type Invalidation } from '../../src/domain/cache-bus.ts';
+import { CacheBus, redisBusTransport, type Invalidation } from '../../src/domain/cache-bus.ts';
 import { KeyCache } from '../../src/domain/keys/key-cache.ts';
 import { UserService } from '../../src/domain/users/users.ts';
 import type { KeyRecord } from '../../src/domain/keys/records.ts';
@@ -48,7 +48,7 @@ function fakeDb(read: () => Promise<unknown>) {
 describe('CacheBus reconnect', () => {
   it('a reconnect of the subscriber delivers a local resync to every listener (and never publishes it)', async () => {
     const { subscriber, handle } = fakeRedis();
-    const bus = new CacheBus(handle);
+    const bus = new CacheBus(redisBusTransport(handle));
     const seen: Invalidation[] = [];
     bus.on((m) => seen.push(m));
     await bus.start();
@@ -62,7 +62,7 @@ describe('CacheBus reconnect', () => {
 
   it('the user cache is dropped on resync, and a load that was reading meanwhile does not cache the old row', async () => {
     const { subscriber, handle } = fakeRedis();
-    const bus = new CacheBus(handle);
+    const bus = new CacheBus(redisBusTransport(handle));
     let status: 'active' | 'suspended' = 'active';
     let gate: Promise<void> | undefined;
     const users = new UserService(
@@ -106,5 +106,33 @@ describe('CacheBus reconnect', () => {
     assert.equal(cache.get('hash', Date.now()), undefined);
     assert.equal(cache.set('hash', key, Date.now(), cache.epoch), true);
     assert.ok(cache.get('hash', Date.now()));
+  });
+});
+
+describe('CacheBus close', () => {
+  it('waits for broadcasts in flight before closing its transport (a CLI process must not exit before they leave)', async () => {
+    const events: string[] = [];
+    let release!: () => void;
+    const bus = new CacheBus({
+      subscribe: async () => {},
+      publish: () => new Promise<void>((resolve) => (release = () => (events.push('published'), resolve()))),
+      close: async () => {
+        events.push('closed');
+      },
+    });
+    await bus.start();
+    bus.publish({ type: 'key', id: 'key_1' });
+    const closing = bus.close();
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(events, [], 'close waits');
+    release();
+    await closing;
+    assert.deepEqual(events, ['published', 'closed']);
+  });
+
+  it('a failed broadcast does not fail close', async () => {
+    const bus = new CacheBus({ subscribe: async () => {}, publish: async () => Promise.reject(new Error('down')) });
+    bus.publish({ type: 'user', id: 'usr_1' });
+    await bus.close();
   });
 });
