@@ -69,7 +69,7 @@ export class PgNotifyChannel {
       await client.connect();
       await client.query(`LISTEN ${client.escapeIdentifier(this.opts.channel)}`);
     } catch (err) {
-      client.removeAllListeners('end');
+      // Its 'end' is ignored: `lost` only acts for the connection in use.
       await client.end().catch(() => {});
       throw err;
     }
