@@ -30,6 +30,15 @@ export interface PipelineSetup {
   notes: string[];
   /** Reads the bench user's credit balance in USD, when credits exist. */
   balanceUsd?: () => Promise<number | undefined>;
+  /** The bench user's newest `count` requests of one model from its request log (GET /api/usage), when it has one. */
+  usage?: (model: string, count: number) => Promise<UsageRow[]>;
+}
+
+/** The fields of a GET /api/usage row the harness reads. */
+export interface UsageRow {
+  stream: boolean;
+  latency_ms: number;
+  ttft_ms: number | null;
 }
 
 interface ApiAnswer {
@@ -46,6 +55,8 @@ const HIGH_LIMITS = { rpm: 1_000_000, tpm: 1_000_000_000, rpd: 100_000_000, max_
 export const GATEWAY_ENV_FOR_SETUP = {
   ADMIN_MAX_CREDIT_GRANT: String(CREDIT_GRANT_USD),
   ADMIN_DAILY_GRANT_LIMIT: String(CREDIT_GRANT_USD * 10),
+  // The harness reads the user's balance and usage with the session it signed in with, at the end of a long run.
+  ACCESS_TOKEN_TTL_SECONDS: '86400',
 };
 
 function client(origin: string) {
@@ -150,5 +161,18 @@ export async function setUpPipeline(origin: string, adminKey: string, probeReque
         return ok(a) && Number.isFinite(v) ? v : undefined;
       }
     : undefined;
-  return { apiKey, features, notes, balanceUsd };
+  const usage = features.requestLog && accessToken
+    ? async (model: string, count: number) => {
+        const rows: UsageRow[] = [];
+        let cursor: string | null = null;
+        do {
+          const page = await api('GET', `/api/usage?model=${encodeURIComponent(model)}&limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, accessToken!);
+          if (!ok(page) || !Array.isArray(page.json?.data)) throw new Error(describe('read the request log', page));
+          rows.push(...(page.json.data as UsageRow[]));
+          cursor = page.json.next_cursor ?? null;
+        } while (cursor && rows.length < count);
+        return rows.slice(0, count);
+      }
+    : undefined;
+  return { apiKey, features, notes, balanceUsd, usage };
 }

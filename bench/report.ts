@@ -185,9 +185,10 @@ function scenarioMarkdown(s: ScenarioResult, r: RunReport): string {
     f(x.loadCpuUsPerEvent, 1),
     int(x.process?.peakRssMb),
     f(x.process?.loopMaxMs),
+    x.tcp ? int(x.tcp.listenOverflows) : '',
   ]);
-  const head = ['target', 'complete', 'failed', 'peak open', 'headers p50 ms', 'TTFT p50 ms', 'TTFT p99 ms', 'added TTFT p50', 'total p50 ms', 'total p99 ms', 'events/stream', 'CPU µs/event', 'load generator µs/event', 'peak RSS MB', 'loop max ms'];
-  return `${table(head, rows)}\n\n${streamDemand(s.figures, r)}`;
+  const head = ['target', 'complete', 'failed', 'peak open', 'headers p50 ms', 'TTFT p50 ms', 'TTFT p99 ms', 'added TTFT p50', 'total p50 ms', 'total p99 ms', 'events/stream', 'CPU µs/event', 'load generator µs/event', 'peak RSS MB', 'loop max ms', 'listen overflows'];
+  return [table(head, rows), streamDemand(s.figures, r), insideGateway(s.figures), listenOverflows(s.figures)].filter(Boolean).join('\n\n');
 }
 
 /**
@@ -210,6 +211,29 @@ function streamDemand(figures: StreamFigures[], r: RunReport): string {
   return `Demand at the nominal pace (${int(perSecond)} events/s): fake upstream ${f(cores(upstream), 2)} cores (${f(upstream, 1)} µs/event, direct run), load generator ${f(cores(load), 2)} (${f(load, 1)} µs/event), Switchyard ${f(cores(gateway), 2)} (${f(gateway, 1)} µs/event); together ${f(total, 2)} cores, ${verdict}.`;
 }
 
+/**
+ * Where Switchyard's TTFT went: its request log times each stream from the request reaching its handler, so the
+ * client's TTFT minus that is the time before the handler: in the listen queue, then read and parsed.
+ */
+function insideGateway(figures: StreamFigures[]): string {
+  const sy = byTarget(figures, 'switchyard');
+  const own = sy?.ownTtft;
+  if (!sy || !own) return '';
+  const before = sy.ttft.p50 - own.p50;
+  return `Inside Switchyard (its request log: from the request reaching its handler to the first token), TTFT p50 ${f(own.p50, 0)} ms, p99 ${f(own.p99, 0)} ms, over ${int(own.count)} streams. The client's p50 was ${f(sy.ttft.p50, 0)} ms: about ${f(Math.max(0, before), 0)} ms at the median passed before the request reached its handler (waiting to be accepted, then read and parsed).`;
+}
+
+/**
+ * Streams whose connection attempt overflowed a full accept queue: the kernel dropped the handshake and the
+ * client tried again after 1 s, so their TTFT holds that second before the target ever saw the request.
+ */
+function listenOverflows(figures: StreamFigures[]): string {
+  const hit = figures.filter((x) => x.tcp && x.tcp.listenOverflows > 0);
+  if (!hit.length) return '';
+  const each = hit.map((x) => `${x.target} ${int(x.tcp!.listenOverflows)} (${int(x.tcp!.synRetransmits)} SYNs retransmitted)`).join(', ');
+  return `Listen-queue overflows during each target's runs (Linux \`TcpExt\` counters, machine-wide): ${each}. An overflowing connection attempt is dropped by the kernel and retried by the client after 1 s (then 3 s), so the TTFT of those streams includes at least a second spent before the server accepted them.`;
+}
+
 function profileMarkdown(p: ProfileResult): string {
   const perRequest = p.requests ? (p.summary.busyMs * 1000) / p.requests : NaN;
   const fn = table(['self ms', '%', 'function (file:line)'], p.summary.functions.slice(0, 20).map((x) => [f(x.ms), f(x.percent), `\`${x.name}\``]));
@@ -229,7 +253,7 @@ const STATIC_NOTES = [
   'Switchyard is measured on a data directory initialized by a first start (initdb and migrations), as a server restarts in production; the first start\'s peak is reported separately.',
   'V8\'s `--cpu-prof` samples the main thread on wall time: `writev` includes the moments the kernel ran another process during the syscall (a loopback write wakes its reader, which on a busy 2-core machine often preempts the writer). It overstates the syscall\'s own CPU cost; the CPU figures from the probe (`CPU ms/req`, `CPU µs/event`) are CPU time.',
   'The stream scenario moves streams x (chunks + 4) events per 200 x interval ms: with 1,000 streams at 20 ms that is about 50,000 SSE events per second through the gateway, each one a read from the upstream and a write to the client.',
-  '`peak open` is the most streams the load generator had open at the same moment (response headers received, end not yet), the lowest over the rounds; `headers p50` is the time from a stream\'s scheduled start to its response headers. A Node server whose event loop is busy accepts one new connection per listening handle per loop turn (libuv 1.45 and later), so under load new connections wait in the listen queue, and a target can complete every stream without ever holding them all at once. Switchyard accepts on 16 handles of its socket (`ACCEPT_HANDLES`); Portkey on one.',
+  '`peak open` is the most streams the load generator had open at the same moment (response headers received, end not yet), the lowest over the rounds; `headers p50` is the time from a stream\'s scheduled start to its response headers. A Node server whose event loop is busy accepts one new connection per listening handle per loop turn (libuv 1.45 and later), so under load new connections wait in the listen queue, and a target can complete every stream without ever holding them all at once. Switchyard accepts on 16 handles of its socket (`ACCEPT_HANDLES`); Portkey on one. When a loop turn relays hundreds of events, it lasts tens to hundreds of milliseconds, so the rate at which new connections are accepted falls just when the ramp brings the most; once the queue holds its backlog (511 in Node), the kernel drops further attempts (`listen overflows`, counted from /proc/net/netstat around each run).',
 ];
 
 export function renderMarkdown(r: RunReport, checks: TargetCheck[]): string {

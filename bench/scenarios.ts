@@ -9,6 +9,7 @@ import { runClosedLoop } from './load/closed-loop.ts';
 import { runOpenLoop } from './load/open-loop.ts';
 import { runStreams } from './load/streams.ts';
 import { runWrk, wrkAvailable, type WrkResult } from './load/wrk.ts';
+import { addCounters, countersSince, readTcpCounters, type TcpCounters } from './load/tcp-counters.ts';
 import { mean, Samples, summarize, type Summary } from './stats.ts';
 import { CHAT_PATH, EMBEDDINGS_PATH, chatBody, embeddingsBody, type Target, type TargetName } from './targets.ts';
 
@@ -63,6 +64,10 @@ export interface StreamFigures {
   eventsPerStream: number;
   /** CPU of the load generator (the bench process) per event received, µs. */
   loadCpuUsPerEvent: number | undefined;
+  /** Connection attempts refused by a full accept queue during this target's runs, machine-wide (Linux only). */
+  tcp?: TcpCounters;
+  /** The gateway's own TTFT of the same streams (handler to first token), from its request log. */
+  ownTtft?: Summary;
   failures: string[];
   process?: ProcessFigures;
 }
@@ -220,14 +225,17 @@ async function latencyScenario(ctx: ScenarioContext): Promise<ScenarioResult> {
 
 async function streamScenario(ctx: ScenarioContext): Promise<ScenarioResult> {
   const { options: o } = ctx;
-  const acc = new Map<TargetName, { ttft: Samples; headers: Samples; peaks: number[]; completion: Samples; completed: number; failed: number; events: number[]; loadCpuMs: number; received: number; failures: string[]; process?: ProcessFigures }>();
+  const acc = new Map<TargetName, { ttft: Samples; headers: Samples; peaks: number[]; completion: Samples; completed: number; failed: number; events: number[]; loadCpuMs: number; received: number; tcp?: TcpCounters; ownTtft?: Samples; failures: string[]; process?: ProcessFigures }>();
   for (const t of ctx.targets) acc.set(t.name, { ttft: new Samples(), headers: new Samples(), peaks: [], completion: new Samples(), completed: 0, failed: 0, events: [], loadCpuMs: 0, received: 0, failures: [] });
   for (let round = 0; round < o.rounds; round++) {
     for (const t of order(ctx.targets, round)) {
       await pause(1000);
       const run = () => runStreams({ origin: t.origin, path: CHAT_PATH, headers: t.headers, body: chatBody(t, ctx.models.stream200, true), streams: o.streams, rampMs: o.rampMs });
+      const tcpBefore = readTcpCounters();
       const { value: r, stats } = await probed(t, run);
+      const tcp = countersSince(tcpBefore, readTcpCounters());
       const a = acc.get(t.name)!;
+      a.tcp = addCounters(a.tcp, tcp);
       a.ttft.append(r.ttft);
       a.headers.append(r.headers);
       a.peaks.push(r.peakOpen);
@@ -239,8 +247,13 @@ async function streamScenario(ctx: ScenarioContext): Promise<ScenarioResult> {
       a.received += r.completed * r.eventsPerStream;
       for (const f of r.failures) if (a.failures.length < 5) a.failures.push(f);
       a.process = mergeProbe(a.process, stats);
+      if (t.ownTtftMs && r.completed) {
+        await drainBacklog(t);
+        const own = (a.ownTtft ??= new Samples());
+        for (const ms of await t.ownTtftMs(ctx.models.stream200, r.completed)) own.push(ms);
+      }
       const s = summarize(r.ttft.values());
-      ctx.log(`[stream-200] round ${round + 1}/${o.rounds} ${t.name}: ${r.completed}/${o.streams} complete, at most ${r.peakOpen} open at once, TTFT p50 ${fmt(s.p50, 2)} ms p99 ${fmt(s.p99, 2)} ms${stats ? `, peak RSS ${fmt(stats.peakRssMb)} MB` : ''}${r.failed ? `, ${r.failed} failed (${r.failures[0]})` : ''}`);
+      ctx.log(`[stream-200] round ${round + 1}/${o.rounds} ${t.name}: ${r.completed}/${o.streams} complete, at most ${r.peakOpen} open at once, TTFT p50 ${fmt(s.p50, 2)} ms p99 ${fmt(s.p99, 2)} ms${stats ? `, peak RSS ${fmt(stats.peakRssMb)} MB` : ''}${tcp?.listenOverflows ? `, ${tcp.listenOverflows} listen-queue overflows` : ''}${r.failed ? `, ${r.failed} failed (${r.failures[0]})` : ''}`);
     }
   }
   const figures: StreamFigures[] = ctx.targets.map((t) => {
@@ -256,6 +269,8 @@ async function streamScenario(ctx: ScenarioContext): Promise<ScenarioResult> {
       failed: a.failed,
       eventsPerStream: mean(a.events),
       loadCpuUsPerEvent: a.received ? (a.loadCpuMs * 1000) / a.received : undefined,
+      tcp: a.tcp,
+      ownTtft: a.ownTtft?.length ? summarize(a.ownTtft.values()) : undefined,
       failures: a.failures,
       process: a.process,
     };

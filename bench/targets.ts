@@ -18,6 +18,11 @@ export interface Target {
   process: BenchProcess;
   /** Rows the gateway's write-behind queues still hold (request log + charges); only targets that have them. */
   backlog?(): Promise<number>;
+  /**
+   * The gateway's own time to first token (from the request reaching its handler to the first token) of its
+   * newest `count` streams of a model, from its request log; only targets that keep one.
+   */
+  ownTtftMs?(upstreamModel: string, count: number): Promise<number[]>;
 }
 
 export const CHAT_PATH = '/v1/chat/completions';

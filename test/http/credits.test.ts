@@ -10,6 +10,7 @@ import { startTestServer, type TestServer } from '../support/server.ts';
 import { startFakeUpstream, type FakeUpstream } from '../support/fake-upstream.ts';
 import { scripted } from '../support/fake-script.ts';
 import { fakeOpenAI } from '../support/fake-openai.ts';
+import { fund } from '../support/identity.ts';
 
 let server: TestServer;
 let upstream: FakeUpstream;
@@ -240,6 +241,38 @@ describe('what is charged', () => {
     assert.equal(orgCredits.balance_pico, (1_000_000_000_000n - COST_PICO).toString());
     const mine = await credits(u.token);
     assert.equal(mine.balance_usd, 0);
+  });
+});
+
+describe('usage listing', () => {
+  it('lists my requests newest first, with latency and, for streams, time to first token', async () => {
+    const u = await newUser();
+    // Through the ledger, not the admin API: the admin tests below count on the rolling daily grant cap.
+    await fund(server.services, { type: 'user', id: u.id }, 1);
+    const auth = { authorization: `Bearer ${u.token}` };
+    assert.equal((await chat(u.key)).status, 200);
+    const streamed = await chat(u.key, { stream: true });
+    assert.equal(streamed.status, 200);
+    assert.match(await streamed.text(), /data: \[DONE\]/);
+    await server.services.requestLog.flush();
+    const all = await json(await fetch(`${server.url}/api/usage`, { headers: auth }));
+    assert.equal(all.data.length, 2);
+    const [stream, plain] = all.data;
+    assert.equal(stream.stream, true);
+    assert.equal(typeof stream.ttft_ms, 'number');
+    assert.ok(stream.ttft_ms >= 0 && stream.ttft_ms <= stream.latency_ms, `ttft ${stream.ttft_ms} within latency ${stream.latency_ms}`);
+    assert.equal(plain.stream, false);
+    assert.equal(plain.ttft_ms, null);
+    assert.equal(plain.model, MODEL);
+    assert.equal(plain.cost_usd, Number(COST_PICO) / 1e12);
+    const first = await json(await fetch(`${server.url}/api/usage?limit=1&model=${encodeURIComponent(MODEL)}`, { headers: auth }));
+    assert.deepEqual(first.data.map((r: any) => r.request_id), [stream.request_id]);
+    const second = await json(await fetch(`${server.url}/api/usage?limit=1&cursor=${first.next_cursor}`, { headers: auth }));
+    assert.deepEqual(second.data.map((r: any) => r.request_id), [plain.request_id]);
+    assert.equal(second.next_cursor, null);
+    assert.equal((await json(await fetch(`${server.url}/api/usage?model=other/model`, { headers: auth }))).data.length, 0);
+    assert.equal((await fetch(`${server.url}/api/usage?limit=0`, { headers: auth })).status, 400);
+    assert.equal((await fetch(`${server.url}/api/usage`)).status, 401);
   });
 });
 

@@ -99,6 +99,8 @@ export const creditRoutes: FastifyPluginAsyncZod<{ services: Services }> = async
     output_tokens: z.number(),
     cost_usd: z.number(),
     latency_ms: z.number(),
+    /** Streams only: from the request reaching its handler to the first token sent; null without one. */
+    ttft_ms: z.number().nullable(),
     api_key_id: z.string().nullable(),
   });
 
@@ -134,6 +136,7 @@ export const creditRoutes: FastifyPluginAsyncZod<{ services: Services }> = async
           output_tokens: r.output_tokens,
           cost_usd: picoToUsdNumber(BigInt(r.cost_pico)),
           latency_ms: r.latency_ms,
+          ttft_ms: r.ttft_ms,
           api_key_id: r.api_key_id,
         })),
         next_cursor: rows.length > request.query.limit && last ? encodeCursor(last.cursor_ts, String(last.id)) : null,
