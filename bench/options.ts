@@ -40,6 +40,7 @@ export const USAGE = `npm run bench -- [flags]
   --rates <r,...>         open-loop request rates (default 500)
   --streams <n>           concurrent streams in stream-200 (default 1000, quick 200)
   --chunk-interval <ms>   pacing of the 200-chunk streams (default 20, quick 10)
+  --ramp <ms>             how long the stream scenario takes to open its streams (default 1000)
   --upstream-latency <ms> upstream delay before answering (default 0)
   --with-portkey | --no-portkey   compare with @portkey-ai/gateway (default on)
   --no-billing-overhead   skip the second Switchyard with CREDITS_MODE=off in the chat scenario
@@ -69,6 +70,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
       rates: { type: 'string' },
       streams: { type: 'string' },
       'chunk-interval': { type: 'string' },
+      ramp: { type: 'string' },
       'upstream-latency': { type: 'string' },
       'with-portkey': { type: 'boolean' },
       'no-portkey': { type: 'boolean' },
@@ -98,7 +100,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     streams: v.streams ? positiveInt('streams', v.streams) : quick ? 200 : 1000,
     streamChunks: 200,
     chunkIntervalMs: v['chunk-interval'] ? positiveInt('chunk-interval', v['chunk-interval']) : quick ? 10 : 20,
-    rampMs: 1000,
+    rampMs: v.ramp ? positiveInt('ramp', v.ramp) : 1000,
     upstreamLatencyMs: v['upstream-latency'] ? Number(v['upstream-latency']) : 0,
     portkey: v['no-portkey'] ? false : true,
     billingOverhead: v['no-billing-overhead'] ? false : true,
