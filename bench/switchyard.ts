@@ -54,7 +54,7 @@ export async function startSwitchyard(o: SwitchyardOptions): Promise<RunningSwit
   const proc = await forkProcess({ name: 'switchyard', script: o.script ?? resolve('bench/gateway.ts'), env, nodeFlags: o.nodeFlags, logFile: o.logFile });
   try {
     const origin = `http://127.0.0.1:${proc.port}`;
-    const target = (apiKey: string, setup?: PipelineSetup): Target => ({
+    const target = (apiKey: string, usage?: PipelineSetup['usage']): Target => ({
       name: o.name ?? 'switchyard',
       origin,
       headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
@@ -65,8 +65,8 @@ export async function startSwitchyard(o: SwitchyardOptions): Promise<RunningSwit
         const h = (await res.json()) as { request_log?: { queue_depth?: number }; charges?: { queue_depth?: number } };
         return (h.request_log?.queue_depth ?? 0) + (h.charges?.queue_depth ?? 0);
       },
-      ownTtftMs: setup?.usage
-        ? async (m, count) => (await setup.usage!(`bench/${m}`, count)).flatMap((r) => (r.stream && r.ttft_ms !== null ? [r.ttft_ms] : []))
+      ownTtftMs: usage
+        ? async (m, count) => (await usage(`bench/${m}`, count)).flatMap((r) => (r.stream && r.ttft_ms !== null ? [r.ttft_ms] : []))
         : undefined,
     });
     const check = async (apiKey: string) => {
@@ -82,7 +82,7 @@ export async function startSwitchyard(o: SwitchyardOptions): Promise<RunningSwit
       return { status: res.status, json, headers: res.headers };
     };
     const setup = await setUpPipeline(origin, ADMIN_KEY, check);
-    return { process: proc, setup, target: target(setup.apiKey, setup) };
+    return { process: proc, setup, target: target(setup.apiKey, setup.usage) };
   } catch (err) {
     await proc.stop();
     throw err;

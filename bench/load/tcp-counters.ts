@@ -18,6 +18,14 @@ const FIELDS: Record<string, keyof TcpCounters> = {
   ListenDrops: 'listenDrops',
   TCPSynRetrans: 'synRetransmits',
 };
+const KEYS = Object.values(FIELDS);
+
+/** a + sign * b, counter by counter. */
+function combine(a: TcpCounters, b: TcpCounters, sign: 1 | -1): TcpCounters {
+  const out = {} as TcpCounters;
+  for (const k of KEYS) out[k] = a[k] + sign * b[k];
+  return out;
+}
 
 /** Parses /proc/net/netstat: pairs of lines, a header line of names and a line of values, per protocol. */
 export function parseNetstat(text: string): TcpCounters | undefined {
@@ -31,8 +39,7 @@ export function parseNetstat(text: string): TcpCounters | undefined {
       const field = FIELDS[name];
       if (field && values[k] !== undefined) out[field] = Number(values[k]);
     });
-    if (out.listenOverflows === undefined || out.listenDrops === undefined || out.synRetransmits === undefined) return undefined;
-    return out as TcpCounters;
+    return KEYS.every((k) => out[k] !== undefined) ? (out as TcpCounters) : undefined;
   }
   return undefined;
 }
@@ -48,17 +55,10 @@ export function readTcpCounters(path = '/proc/net/netstat'): TcpCounters | undef
 
 /** What the counters moved by between two readings (undefined if either is missing). */
 export function countersSince(before: TcpCounters | undefined, after: TcpCounters | undefined): TcpCounters | undefined {
-  if (!before || !after) return undefined;
-  return {
-    listenOverflows: after.listenOverflows - before.listenOverflows,
-    listenDrops: after.listenDrops - before.listenDrops,
-    synRetransmits: after.synRetransmits - before.synRetransmits,
-  };
+  return before && after ? combine(after, before, -1) : undefined;
 }
 
 /** Adds two deltas; a run whose counters could not be read adds nothing. */
 export function addCounters(a: TcpCounters | undefined, b: TcpCounters | undefined): TcpCounters | undefined {
-  if (!a) return b;
-  if (!b) return a;
-  return { listenOverflows: a.listenOverflows + b.listenOverflows, listenDrops: a.listenDrops + b.listenDrops, synRetransmits: a.synRetransmits + b.synRetransmits };
+  return a && b ? combine(a, b, 1) : (a ?? b);
 }
