@@ -189,6 +189,7 @@ describe('openEventStream', () => {
   /** A bare node:http server whose handler writes `events` through openEventStream, counting res.write calls. */
   async function eventServer(events: string[]) {
     const resWrites: number[] = [];
+    let waits = 0;
     const srv = createServer((req: IncomingMessage, res: ServerResponse) => {
       const reply = { raw: res, hijack() {}, getHeaders: () => ({}) } as unknown as FastifyReply;
       const originalWrite = res.write.bind(res) as (...a: unknown[]) => boolean;
@@ -200,8 +201,12 @@ describe('openEventStream', () => {
       const stream = openEventStream(reply, {}, 60_000, ': ping\n\n');
       void (async () => {
         for (const e of events) {
-          await stream.write(e);
-          await new Promise((r) => setTimeout(r, 2));
+          const backedUp = stream.write(e);
+          if (backedUp) {
+            waits++;
+            await backedUp;
+          }
+          if (events.length < 50) await new Promise((r) => setTimeout(r, 2));
         }
         stream.end('data: end\n\n');
         stream.close();
@@ -209,7 +214,7 @@ describe('openEventStream', () => {
       })();
     });
     await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-    return { srv, port: (srv.address() as AddressInfo).port, resWrites };
+    return { srv, port: (srv.address() as AddressInfo).port, resWrites, waits: () => waits };
   }
 
   it('writes through res.write only until the headers are out, then frames onto the socket', async () => {
@@ -227,6 +232,40 @@ describe('openEventStream', () => {
       // its early writes queued through res.write, in order.
       assert.equal(resWrites[0], 1);
       assert.ok(resWrites[1] >= 1);
+    } finally {
+      srv.closeAllConnections();
+      srv.close();
+    }
+  });
+
+  it('waits for the socket to drain while the client does not read, and loses nothing', async () => {
+    const events = Array.from({ length: 120 }, (_, i) => `data: ${String(i).padStart(3, '0')}${'x'.repeat(64 * 1024)}\n\n`);
+    const { srv, port: p, waits } = await eventServer(events);
+    try {
+      const socket = connect(p, '127.0.0.1');
+      await new Promise<void>((resolve) => socket.once('connect', resolve));
+      socket.pause();
+      socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+      // 7.5 MB unread: more than loopback's socket buffers take, so the writer must be waiting on a drain.
+      const deadline = Date.now() + 5000;
+      while (waits() === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(waits() > 0, 'the writer waited for a drain');
+      const parts: Buffer[] = [];
+      socket.on('data', (d: Buffer) => parts.push(d));
+      socket.resume();
+      const until = Date.now() + 10_000;
+      await new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (Buffer.concat(parts).includes('\r\n0\r\n\r\n')) resolve();
+          else if (Date.now() > until) reject(new Error('the stream did not finish after the client read again'));
+          else setTimeout(check, 20);
+        };
+        check();
+      });
+      socket.destroy();
+      const parsed = parseResponse(Buffer.concat(parts), 0, false, false)!;
+      assert.equal(parsed.res.body, events.join('') + 'data: end\n\n');
+      assert.equal(parsed.res.chunks, events.length + 1);
     } finally {
       srv.closeAllConnections();
       srv.close();

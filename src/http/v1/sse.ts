@@ -67,12 +67,12 @@ export function openEventStream(reply: FastifyReply, headers: Record<string, str
     'x-accel-buffering': 'no',
   });
   let lastWrite = Date.now();
-  /** Writes `text` as one chunk; false when the socket is backed up (wait for `drainOf`). */
-  const send = (text: string): { ok: boolean; drainOf: NodeJS.EventEmitter } => {
+  /** Writes `text` as one chunk; returns what to await 'drain' from when the socket is backed up. */
+  const send = (text: string): NodeJS.EventEmitter | undefined => {
     lastWrite = Date.now();
     const socket = ownedSocket(res);
-    if (socket) return { ok: socket.write(chunkFrame(text)), drainOf: socket };
-    return { ok: res.write(text), drainOf: res };
+    if (socket) return socket.write(chunkFrame(text)) ? undefined : socket;
+    return res.write(text) ? undefined : res;
   };
   const timer = setInterval(() => {
     if (Date.now() - lastWrite >= heartbeatMs && !res.destroyed) send(heartbeat);
@@ -83,8 +83,8 @@ export function openEventStream(reply: FastifyReply, headers: Record<string, str
     },
     write(text) {
       if (!text || res.destroyed) return;
-      const { ok, drainOf } = send(text);
-      return ok ? undefined : drained(drainOf, res);
+      const backedUp = send(text);
+      return backedUp && drained(backedUp, res);
     },
     end(text) {
       if (!res.destroyed) res.end(text);
