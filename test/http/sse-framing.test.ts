@@ -1,7 +1,7 @@
 /**
  * SSE responses frame their own HTTP/1.1 chunks once the headers are out (src/http/v1/sse.ts). Read here with
  * a strict chunked parser on raw sockets: multi-byte text, several events per stream, keep-alive reuse,
- * pipelined requests, HTTP/1.0 (no chunking), and Anthropic's stream on the same writer.
+ * pipelined requests, HTTP/1.0 (no chunking), Anthropic's stream on the same writer, and waiting for a drain.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
