@@ -36,7 +36,8 @@ if (process.argv[2] === '--client') {
   const connections = Number(process.argv[2] ?? 500);
   const rounds = Number(process.argv[3] ?? 3);
   const { frames, doneFrame } = buildChatPayloads('bench-model', { chunks: 200, intervalMs: 0, latencyMs: 0 });
-  const events = frames.map((f) => Buffer.from(f).toString('utf8'));
+  const events = frames.map((f) => f.toString('utf8'));
+  const done = doneFrame.toString('utf8');
 
   type Writer = (res: ServerResponse) => { write(text: string): void; end(text: string): void };
   const writers: Record<string, Writer> = {
@@ -64,7 +65,7 @@ if (process.argv[2] === '--client') {
       const timer = setInterval(() => {
         if (i < events.length) return w.write(events[i++]);
         clearInterval(timer);
-        w.end(Buffer.from(doneFrame).toString('utf8'));
+        w.end(done);
       }, PACE_MS);
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
