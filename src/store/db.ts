@@ -7,6 +7,7 @@ import { Kysely, Migrator, PostgresDialect, sql, type MigrationResultSet } from 
 import type { Database } from './schema.ts';
 import { startEmbeddedDatabase, type EmbeddedDatabase } from './embedded.ts';
 import { migrations } from './migrations/index.ts';
+import { namePreparedStatements } from './prepared.ts';
 
 export type Db = Kysely<Database>;
 
@@ -45,6 +46,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<DatabaseH
   } else {
     embedded = await startEmbeddedDatabase(opts.url === 'memory://' ? undefined : opts.dataDir);
     pool = new pg.Pool({ host: embedded.host, port: embedded.port, user: 'postgres', database: 'postgres', max: 1, options });
+    pool.on('connect', namePreparedStatements);
   }
   // A failed idle client must not crash the process; the pool replaces it.
   pool.on('error', () => {});

@@ -5,8 +5,8 @@
 // WebAssembly calls and about five socket writes, each waking the gateway's thread. Here every complete message that has arrived
 // goes to PGlite in one call, and everything PGlite answers leaves in one write.
 //
-// One client at a time (PGlite is a single session); a client that leaves inside a transaction has it
-// rolled back, so the next connection starts clean. Plain JS: the worker runs without a TypeScript loader.
+// One client at a time (PGlite is a single session); a client that leaves has its open transaction rolled
+// back and its prepared statements dropped, so the next connection starts clean. Plain JS: the worker runs without a TypeScript loader.
 import { createServer } from 'node:net';
 
 const SSL_REQUEST = 80877103;
@@ -14,6 +14,9 @@ const GSSENC_REQUEST = 80877104;
 const CANCEL_REQUEST = 80877102;
 const TERMINATE = 0x58; // 'X'
 const ROLLBACK = simpleQuery('rollback');
+// Prepared statements are session state, and PGlite's one session outlives each connection: a new client
+// (the pool replacing one that failed) would find its statement names taken.
+const DEALLOCATE_ALL = simpleQuery('deallocate all');
 
 function simpleQuery(text) {
   const body = Buffer.from(`${text}\0`);
@@ -133,11 +136,13 @@ class Connection {
     this.socket.write(out.length === 1 ? out[0] : Buffer.concat(out));
   }
 
-  /** A client gone inside a transaction must not leave it open for the next one. */
+  /** A client gone must not leave a transaction open or statement names taken for the next one. */
   async release() {
     while (this.busy) await new Promise((r) => setImmediate(r));
     try {
-      if (this.started && this.db.isInTransaction()) await this.db.runExclusive(() => this.db.execProtocolRawStream(ROLLBACK, { onRawData: () => {} }));
+      if (!this.started) return;
+      if (this.db.isInTransaction()) await this.db.runExclusive(() => this.db.execProtocolRawStream(ROLLBACK, { onRawData: () => {} }));
+      await this.db.runExclusive(() => this.db.execProtocolRawStream(DEALLOCATE_ALL, { onRawData: () => {} }));
     } catch {
       // The database is closing or broken: there is no session left to clean.
     }

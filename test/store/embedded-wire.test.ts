@@ -1,8 +1,8 @@
 /**
  * The embedded database's wire server (src/store/embedded-wire.mjs), driven by the `pg` driver and by raw
  * protocol bytes: whole messages found in what has arrived, SQL errors answered on the wire without losing
- * the connection, large results, SSL refused, and a client that disconnects inside a transaction does
- * not leave it open for the next one.
+ * the connection, large results, SSL refused, and a client that disconnects leaves neither an open transaction
+ * nor its prepared statements to the next one.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -92,6 +92,23 @@ describe('embedded wire server', () => {
       assert.equal(status.rows[0].one, 1);
     } finally {
       await next.end();
+    }
+  });
+
+  it("drops a departed client's prepared statements, so the next client can prepare the same names", async () => {
+    const named = { name: 'probe_stmt', text: 'select $1::int * 2 as n', values: [21] };
+    for (const round of [1, 2]) {
+      const c = client();
+      await c.connect();
+      try {
+        const { rows } = await c.query(named);
+        assert.equal(rows[0].n, 42, `round ${round}`);
+        const { rows: held } = await c.query('select name from pg_prepared_statements');
+        assert.deepEqual(held.map((r) => r.name), ['probe_stmt']);
+      } finally {
+        await c.end();
+      }
+      await new Promise((r) => setTimeout(r, 50));
     }
   });
 

@@ -3,13 +3,14 @@
  * writes, inside the same transaction, so rollups always equal the rows written: per (hour|day, model,
  * provider, api key, user, status class) counts, tokens, exact cost (pico-USD), latency sum and a
  * fixed-bucket latency histogram; and per (hour, error fingerprint, provider, model, status) error counts.
- * Buckets are UTC. One multi-row INSERT ... ON CONFLICT DO UPDATE per table per batch.
+ * Buckets are UTC. One INSERT ... ON CONFLICT DO UPDATE per table per batch, its rows in one JSON parameter.
  */
-import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../../store/schema.ts';
 import type { RequestLogRecord } from '../../telemetry/request-log.ts';
 import { bucketOf, emptyHistogram, HIST_SIZE, LATENCY_BOUNDS_MS } from './histogram.ts';
 import { errorFingerprint } from './fingerprint.ts';
+import { bulkInsert, type BulkColumn, type BulkInsert } from '../../store/bulk-insert.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -112,33 +113,40 @@ function addError(map: Map<string, ErrorRow>, r: RequestLogRecord, t: number): v
 
 const ROLLUP_KEY = ['bucket', 'model', 'provider', 'api_key_id', 'user_id', 'status_class'] as const;
 const SUMMED = ['requests', 'input_tokens', 'output_tokens', 'cache_read_tokens', 'cache_write_tokens', 'reasoning_tokens', 'cost_pico', 'latency_ms_sum'] as const;
+const ROLLUP_COLUMNS: BulkColumn[] = [
+  ['bucket', 'timestamptz'],
+  ['model', 'text'],
+  ['provider', 'text'],
+  ['api_key_id', 'text'],
+  ['user_id', 'text'],
+  ['status_class', 'int2'],
+  ...SUMMED.map((c): BulkColumn => [c, c === 'cost_pico' ? 'numeric' : 'int8']),
+  ['latency_hist', 'int8[]'],
+];
 
-/** `SET col = <table>.col + excluded.col` for every counter, and element-wise for the histogram. */
-function rollupUpdates(table: string) {
-  const set: Record<string, RawBuilder<string>> = {};
-  for (const c of SUMMED) set[c] = sql.raw<string>(`${table}.${c} + excluded.${c}`);
-  set.latency_hist = sql.raw<string>(`array[${Array.from({ length: HIST_SIZE }, (_, i) => `${table}.latency_hist[${i + 1}] + excluded.latency_hist[${i + 1}]`).join(', ')}]`);
-  return set;
+/** `ON CONFLICT` adding every counter to the stored row, and the histogram element-wise. */
+function upsertClause(table: string): string {
+  const sums = SUMMED.map((c) => `${c} = ${table}.${c} + excluded.${c}`);
+  const hist = Array.from({ length: HIST_SIZE }, (_, i) => `${table}.latency_hist[${i + 1}] + excluded.latency_hist[${i + 1}]`);
+  return `on conflict (${ROLLUP_KEY.join(', ')}) do update set ${sums.join(', ')}, latency_hist = array[${hist.join(', ')}]`;
 }
-const UPDATES: Record<RollupTable, Record<string, RawBuilder<string>>> = {
-  request_rollups_hourly: rollupUpdates('request_rollups_hourly'),
-  request_rollups_daily: rollupUpdates('request_rollups_daily'),
-  request_rollups_model_hourly: rollupUpdates('request_rollups_model_hourly'),
-  request_rollups_model_daily: rollupUpdates('request_rollups_model_daily'),
-};
 
-/** Rows per statement: PostgreSQL takes at most 65535 bind parameters. */
+/** One statement per table whatever the batch holds (so it is prepared once): the rows travel as one JSON parameter. */
+const UPSERTS = Object.fromEntries(
+  Object.values(ROLLUP_TABLES)
+    .flatMap((units) => Object.values(units))
+    .map((table) => [table, bulkInsert(table, ROLLUP_COLUMNS, upsertClause(table))]),
+) as Record<RollupTable, BulkInsert>;
+
+/** Error rows per statement (a multi-row VALUES): PostgreSQL takes at most 65535 bind parameters. */
 const CHUNK = 2000;
 const chunks = <T>(rows: T[]) => Array.from({ length: Math.ceil(rows.length / CHUNK) }, (_, i) => rows.slice(i * CHUNK, (i + 1) * CHUNK));
 
-async function upsertRollups(db: Db, table: RollupTable, all: RollupRow[]): Promise<void> {
-  for (const rows of chunks(all)) {
-    await db
-      .insertInto(table)
-      .values(rows.map((r) => ({ ...r, cost_pico: r.cost_pico.toString() })))
-      .onConflict((oc) => oc.columns([...ROLLUP_KEY]).doUpdateSet(UPDATES[table] as never))
-      .execute();
-  }
+function upsertRollups(db: Db, table: RollupTable, rows: RollupRow[]): Promise<void> {
+  return UPSERTS[table](
+    db,
+    rows.map((r) => [r.bucket, r.model, r.provider, r.api_key_id, r.user_id, r.status_class, r.requests, r.input_tokens, r.output_tokens, r.cache_read_tokens, r.cache_write_tokens, r.reasoning_tokens, r.cost_pico.toString(), r.latency_ms_sum, `{${r.latency_hist.join(',')}}`]),
+  );
 }
 
 async function upsertErrors(db: Db, all: ErrorRow[]): Promise<void> {

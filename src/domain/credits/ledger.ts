@@ -12,6 +12,7 @@ import type { CacheBus } from '../cache-bus.ts';
 import type { AuditActor } from '../audit/audit.ts';
 import { picoToUsdNumber } from './units.ts';
 import { bulkInsert, type BulkColumn } from '../../store/bulk-insert.ts';
+import { executePrepared } from '../../store/prepared.ts';
 
 export type Executor = Db | Transaction<Database>;
 export type OwnerType = 'user' | 'org';
@@ -257,9 +258,10 @@ export class Ledger {
     return this.db.transaction().execute(async (trx) => {
       const ids = [...new Set(charges.map((c) => c.accountId))].sort();
       // Array parameters (`= any($1)`), not one parameter per id: this runs for every batch of up to 500 charges.
-      const accounts = await trx.selectFrom('credit_accounts').select(['id', 'balance', 'version']).where(sql<boolean>`id = any(${ids}::text[])`).orderBy('id').forUpdate().execute();
+      // Every statement here has a fixed text whatever the batch holds, so each is prepared once (prepared.ts).
+      const { rows: accounts } = await executePrepared(trx, trx.selectFrom('credit_accounts').select(['id', 'balance', 'version']).where(sql<boolean>`id = any(${ids}::text[])`).orderBy('id').forUpdate());
       const state = new Map(accounts.map((a) => [a.id, { balance: BigInt(a.balance), version: BigInt(a.version), applied: 0n }]));
-      const { rows: existing } = await recordedCharges(charges).execute(trx);
+      const { rows: existing } = await executePrepared(trx, recordedCharges(charges));
       const seen = new Set(existing.map((e) => `${e.account_id}|${e.reference_id}`));
       // One row per new charge, values in CHARGE_COLUMNS order, for one bulk insert in the batch's order.
       const rows: (string | null)[][] = [];
@@ -279,13 +281,16 @@ export class Ledger {
           out.push({ accountId: id, applied: 0n, balance: s.balance, version: s.version });
           continue;
         }
-        const updated = await trx
-          .updateTable('credit_accounts')
-          .set({ balance: s.balance.toString(), version: sql`version + 1`, updated_at: new Date() })
-          .where('id', '=', id)
-          .returning('version')
-          .executeTakeFirstOrThrow();
-        out.push({ accountId: id, applied: s.applied, balance: s.balance, version: BigInt(updated.version) });
+        const { rows: updated } = await executePrepared(
+          trx,
+          trx
+            .updateTable('credit_accounts')
+            .set({ balance: s.balance.toString(), version: sql`version + 1`, updated_at: new Date() })
+            .where('id', '=', id)
+            .returning('version'),
+        );
+        // The row is locked above, so it is there.
+        out.push({ accountId: id, applied: s.applied, balance: s.balance, version: BigInt(updated[0].version) });
       }
       return out;
     });
