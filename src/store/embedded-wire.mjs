@@ -6,7 +6,8 @@
 // goes to PGlite in one call, and everything PGlite answers leaves in one write.
 //
 // One client at a time (PGlite is a single session); a client that leaves has its open transaction rolled
-// back and its prepared statements dropped, so the next connection starts clean. Plain JS: the worker runs without a TypeScript loader.
+// back and its prepared statements dropped, so the next connection starts clean. Plain JS: the worker runs
+// without a TypeScript loader.
 import { createServer } from 'node:net';
 
 const SSL_REQUEST = 80877103;
