@@ -1,9 +1,10 @@
 /**
- * The benchmark runs every process it starts as bundled JavaScript (scripts/build.ts), as production runs
- * `npm start`: Switchyard's server, the fake upstream and the probe that Portkey's process imports. Without
- * it each process would carry tsx's loader thread and transpiler, which added ~90 MB to every RSS figure.
+ * The benchmark runs every process it starts as bundled JavaScript (scripts/build.ts, into dist-bench/), as
+ * production runs `npm start`: Switchyard's server, the fake upstream and the probe that Portkey's process
+ * imports. Without it each process would carry tsx's loader thread and transpiler, which added ~90 MB to every
+ * RSS figure.
  */
-import { buildDist, SERVER, type Entry } from '../scripts/build.ts';
+import { BENCH_DIST, buildDist, SERVER, type Entry } from '../scripts/build.ts';
 
 export const BENCH_ENTRIES: Entry[] = [
   { in: 'bench/gateway.ts', out: 'bench-gateway' },
@@ -18,6 +19,6 @@ export interface BenchScripts {
 }
 
 export async function buildBenchScripts(): Promise<BenchScripts> {
-  const out = await buildDist([SERVER, ...BENCH_ENTRIES]);
+  const out = await buildDist([SERVER, ...BENCH_ENTRIES], BENCH_DIST);
   return { gateway: out['bench-gateway'], upstream: out['bench-upstream'], probe: out['bench-probe'] };
 }
