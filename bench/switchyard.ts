@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
+import { startMmapThreshold } from '../scripts/start-env.ts';
 import { forkProcess, type BenchProcess } from './processes.ts';
 import { GATEWAY_ENV_FOR_SETUP, setUpPipeline, type PipelineSetup } from './pipeline-setup.ts';
 import { CHAT_PATH, chatBody, type Target, type TargetName } from './targets.ts';
@@ -47,6 +48,8 @@ export async function startSwitchyard(o: SwitchyardOptions): Promise<RunningSwit
     BENCH_DATABASE_URL: o.databaseUrl ?? '',
     BENCH_DATABASE_SCHEMA: o.databaseUrl ? `bench_${randomBytes(5).toString('hex')}` : '',
     BENCH_REDIS_URL: o.redisUrl ?? '',
+    // As `npm start` runs the server (package.json): glibc's mmap threshold pinned at its default.
+    MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? startMmapThreshold(),
     ...o.env,
   };
   // The gateway's own settings must come from the harness, not from the shell that started it.
