@@ -6,11 +6,18 @@ import { parseOptions, type BenchOptions } from '../../bench/options.ts';
 const parse = (...argv: string[]) => parseOptions(argv, {}) as BenchOptions;
 
 describe('bench options', () => {
-  it('opens the streams over 1 s at 20 ms pacing unless told otherwise', () => {
+  it('opens 1,000 streams over 5 s at 50 ms pacing unless told otherwise', () => {
     const o = parse();
-    assert.equal(o.rampMs, 1000);
-    assert.equal(o.chunkIntervalMs, 20);
+    assert.equal(o.rampMs, 5000);
+    assert.equal(o.chunkIntervalMs, 50);
     assert.equal(o.streams, 1000);
+  });
+
+  it('keeps the quick run short: 200 streams at 10 ms, opened over 1 s', () => {
+    const o = parse('--quick');
+    assert.equal(o.rampMs, 1000);
+    assert.equal(o.chunkIntervalMs, 10);
+    assert.equal(o.streams, 200);
   });
 
   it('takes --ramp and --chunk-interval in milliseconds', () => {
