@@ -121,7 +121,7 @@ export async function createServices(config: Config, opts: CreateServicesOptions
     const requestLog = new RequestLogWriter(database.db, config.requestLog, metrics, log);
     const ledger = new Ledger(database.db, bus);
     const credits = new CreditBook(redis ? new RedisReservations(redis) : new MemoryReservations(), ledger, bus);
-    const charges = new ChargeWriter(ledger, credits, log, { batchSize: 500, flushIntervalMs: config.credits.chargeFlushIntervalMs });
+    const charges = new ChargeWriter(ledger, credits, log, { batchSize: config.credits.chargeBatchSize, flushIntervalMs: config.credits.chargeFlushIntervalMs });
     const maintenance = database.kind === 'embedded' ? new EmbeddedMaintenance(database.db, log) : undefined;
     maintenance?.start();
     const gateway = new Gateway(config, registry, catalog, metrics, requestLog, bus, redis, credits, log);

@@ -77,6 +77,8 @@ const ENV_NESTED_OTHER = {
   ADMIN_MAX_CREDIT_GRANT: ['credits', 'maxGrantUsd', 'number'],
   ADMIN_DAILY_GRANT_LIMIT: ['credits', 'dailyGrantLimitUsd', 'number'],
   RESERVE_OUTPUT_TOKENS: ['credits', 'reserveOutputTokens', 'int'],
+  CHARGE_BATCH_SIZE: ['credits', 'chargeBatchSize', 'int'],
+  CHARGE_FLUSH_INTERVAL_MS: ['credits', 'chargeFlushIntervalMs', 'int'],
   STRIPE_SECRET_KEY: ['billing', 'stripeSecretKey', 'string'],
   STRIPE_WEBHOOK_SECRET: ['billing', 'stripeWebhookSecret', 'string'],
   STRIPE_API_BASE: ['billing', 'stripeApiBase', 'string'],

@@ -351,7 +351,13 @@ export const ConfigSchema = z.object({
       dailyGrantLimitUsd: z.number().positive().default(10_000),
       /** Output tokens reserved at admission when a request sets no max_tokens. */
       reserveOutputTokens: z.number().int().positive().default(4096),
-      chargeFlushIntervalMs: z.number().int().positive().default(200),
+      /**
+       * Charges written to the ledger per batch (one transaction); the batch's ids travel as array parameters,
+       * so the cap keeps a backlog's catch-up from building one huge statement.
+       */
+      chargeBatchSize: z.number().int().positive().max(10_000).default(500),
+      /** How long a charge may wait for its batch to fill, in ms; queued charges are written on graceful shutdown. */
+      chargeFlushIntervalMs: z.number().int().positive().max(3_600_000).default(200),
     })
     .prefault({}),
   /** Email domains that bulk deletion by domain refuses to touch. */

@@ -123,6 +123,15 @@ describe('loadConfig environment', () => {
     assert.equal(all.requestLog.flushIntervalMs, 10);
   });
 
+  it('reads the ledger writer\'s CHARGE_BATCH_SIZE and CHARGE_FLUSH_INTERVAL_MS, and bounds them', () => {
+    assert.deepEqual([loadConfig({}).credits.chargeBatchSize, loadConfig({}).credits.chargeFlushIntervalMs], [500, 200]);
+    const c = loadConfig({ CHARGE_BATCH_SIZE: '100', CHARGE_FLUSH_INTERVAL_MS: '50' });
+    assert.deepEqual([c.credits.chargeBatchSize, c.credits.chargeFlushIntervalMs], [100, 50]);
+    for (const [name, value] of [['CHARGE_BATCH_SIZE', '0'], ['CHARGE_BATCH_SIZE', '10001'], ['CHARGE_BATCH_SIZE', 'many'], ['CHARGE_FLUSH_INTERVAL_MS', '3600001']]) {
+      assert.match(configError(() => loadConfig({ [name]: value })).message, new RegExp(name), `${name}=${value}`);
+    }
+  });
+
   it('ignores empty variables', () => {
     const c = loadConfig({ PORT: '', DATA_DIR: '', UPSTREAM_MAX_ATTEMPTS: '' });
     assert.equal(c.port, 8080);
