@@ -105,13 +105,14 @@ async function main(o: BenchOptions): Promise<void> {
     script: scripts.gateway,
     nodeFlags: process.env.BENCH_GATEWAY_NODE_FLAGS?.split(' ').filter(Boolean),
   };
-  let firstStartPeakRssMb: number | undefined;
+  let firstStart: { peakRssMb?: number; rssMb?: number } | undefined;
   if (o.database === 'embedded' && !o.quick) {
-    // The first start runs initdb and the migrations; measure a restarted server, as production runs.
-    // (A quick run skips this: its RSS then includes what initdb left behind.)
+    // The first start runs initdb (in a worker of its own) and the migrations; measure a restarted server,
+    // as production runs. A quick run skips this and measures the first start.
     const first = await startSwitchyard(gateway);
     track(first.process);
-    firstStartPeakRssMb = (await first.process.readProbe())?.lifetimePeakRssMb;
+    const probe = await first.process.readProbe();
+    firstStart = { peakRssMb: probe?.lifetimePeakRssMb, rssMb: probe?.rssMb };
     await first.process.stop();
   }
   const sy = await startSwitchyard(gateway);
@@ -190,7 +191,8 @@ async function main(o: BenchOptions): Promise<void> {
     options: o,
     features: sy.setup.features,
     idleRssMb,
-    firstStartPeakRssMb,
+    firstStartPeakRssMb: firstStart?.peakRssMb,
+    firstStartRssMb: firstStart?.rssMb,
     scenarios,
     profiles,
     notes,

@@ -4,7 +4,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
 import { serveWire } from './embedded-wire.mjs';
 
-const { dataDir, socketPath } = workerData;
+// `initOnly`: create the data directory (initdb), close it and report `initialized`; the worker then exits.
+const { dataDir, socketPath, initOnly } = workerData;
 let db;
 let server;
 try {
@@ -13,13 +14,18 @@ try {
   // does not survive anyway; they were a large share of the WAL written for the request log's indexes.
   const options = { postgresqlconf: ['shared_buffers = 16MB', 'full_page_writes = off'] };
   db = dataDir ? await PGlite.create(dataDir, options) : await PGlite.create(options);
-  server = await serveWire(db, socketPath);
-  parentPort.postMessage({ type: 'ready' });
+  if (initOnly) {
+    await db.close();
+    parentPort.postMessage({ type: 'initialized' });
+  } else {
+    server = await serveWire(db, socketPath);
+    parentPort.postMessage({ type: 'ready' });
+  }
 } catch (err) {
   parentPort.postMessage({ type: 'error', message: err?.message ?? String(err) });
 }
 
-parentPort.on('message', async (msg) => {
+if (!initOnly) parentPort.on('message', async (msg) => {
   if (msg?.type !== 'stop') return;
   try {
     await server?.stop();
