@@ -49,9 +49,13 @@ async function peakOldSpaceMb(tuned: boolean): Promise<number> {
 
 describe('GC tuning', () => {
   it('V8 tenures a site whose objects all survive, unless the process was tuned', async () => {
-    const [untuned, tuned] = await Promise.all([tenureDecisions(false), tenureDecisions(true)]);
-    assert.ok(untuned > 0, 'the workload makes an untuned V8 pretenure');
+    const [first, tuned] = await Promise.all([tenureDecisions(false), tenureDecisions(true)]);
     assert.equal(tuned, 0);
+    // The control: untuned, V8 decides to tenure this site in nearly every run, but once in CI (on a slow,
+    // busy host) it did not. Up to two more runs, so a rare miss of the control does not fail the test.
+    let untuned = first;
+    for (let run = 2; untuned === 0 && run <= 3; run++) untuned = await tenureDecisions(false);
+    assert.ok(untuned > 0, 'the workload makes an untuned V8 pretenure');
   });
 
   it('full collections come when the old generation has grown by half, not by a multiple', async () => {
