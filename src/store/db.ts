@@ -35,6 +35,15 @@ export interface OpenDatabaseOptions {
 // int8 as string keeps money exact; callers convert with BigInt where they compute.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v);
 
+/** A failure caused by another schema vanishing mid-read: the schema itself (3F000), or a table in it (42P01). */
+export function droppedElsewhere(error: unknown, ownSchema: string | undefined): boolean {
+  const { code, message } = (error ?? {}) as { code?: string; message?: string };
+  if (code === '3F000') return true;
+  if (code !== '42P01') return false;
+  const other = /relation "([^".]+)\.[^"]+" does not exist/.exec(message ?? '')?.[1];
+  return other !== undefined && other !== (ownSchema ?? 'public');
+}
+
 export async function openDatabase(opts: OpenDatabaseOptions): Promise<DatabaseHandle> {
   let embedded: EmbeddedDatabase | undefined;
   let pool: pg.Pool;
@@ -72,11 +81,11 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<DatabaseH
         ...(schema ? { migrationTableSchema: schema } : {}),
       });
       // kysely's Migrator looks for its tables by introspecting every schema of the database; a schema that
-      // another tenant (or test server) drops during that read fails it with 3F000. Nothing was applied: retry.
+      // another tenant (or test server) drops during that read fails it with 3F000, or with 42P01 naming a
+      // table of that schema. Nothing was applied: retry.
       for (let attempt = 1; ; attempt++) {
         const result = await migrator.migrateToLatest();
-        const code = (result.error as { code?: string } | undefined)?.code;
-        if (code === '3F000' && attempt < 5) continue;
+        if (droppedElsewhere(result.error, schema) && attempt < 5) continue;
         if (result.error) throw result.error;
         return result;
       }
