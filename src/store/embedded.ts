@@ -75,8 +75,10 @@ async function startWorker(workerData: WorkerData, expect: 'ready' | 'initialize
   let source: EmbeddedSource | undefined;
   await new Promise<void>((ok, fail) => {
     const onMessage = (msg: { type: string; message?: string; source?: EmbeddedSource }) => {
-      source = msg.source;
-      if (msg.type === expect) ok();
+      if (msg.type === expect) {
+        source = msg.source;
+        ok();
+      }
       else if (msg.type === 'error') fail(new Error(`embedded database failed to start: ${msg.message}`));
     };
     worker.on('message', onMessage);
@@ -116,7 +118,7 @@ export async function startEmbeddedDatabase(dataDir: string | undefined): Promis
   return {
     host: socketDir,
     port: SOCKET_PORT,
-    source: pgData ? (initialized ? 'initdb' : 'existing') : (source ?? 'initdb'),
+    source: initialized ? 'initdb' : (source ?? 'existing'),
     async stop() {
       if (stopped) return;
       stopped = true;
