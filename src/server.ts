@@ -36,6 +36,7 @@ import { lazyChildLoggerFactory, loggerOptions, type Logger } from './telemetry/
 import { timeOrderedHex } from './domain/ids.ts';
 import { addAcceptHandles, type AcceptHandles } from './http/accept-handles.ts';
 import { tuneGarbageCollection } from './http/gc-tuning.ts';
+import { startMemoryTrim, type MemoryTrimmer } from './http/memory-trim.ts';
 
 export interface Server {
   app: FastifyInstance<any, any, any, any, ZodTypeProvider>;
@@ -137,6 +138,7 @@ export async function buildServer(config: Config, opts: CreateServicesOptions = 
 
   let closing: Promise<void> | undefined;
   let acceptHandles: AcceptHandles | undefined;
+  let memoryTrim: MemoryTrimmer | undefined;
   return {
     app,
     services,
@@ -152,11 +154,13 @@ export async function buildServer(config: Config, opts: CreateServicesOptions = 
         // Serving with the server's own handle only is slower to take bursts of connections, not broken.
         services.log.warn({ err: (err as Error).message }, 'extra accept handles unavailable; accepting on one');
       }
+      memoryTrim ??= startMemoryTrim({ intervalS: config.memoryTrimIntervalS, log: services.log, metrics: services.metrics });
       const address = app.server.address();
       return address && typeof address === 'object' ? address.port : port;
     },
     close() {
       closing ??= (async () => {
+        memoryTrim?.stop();
         const extrasDrained = acceptHandles?.close();
         await app.close();
         await extrasDrained;

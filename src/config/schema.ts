@@ -170,6 +170,7 @@ export const FileConfigSchema = z
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
     max_body_bytes: z.number().int().positive(),
     accept_handles: z.number().int().min(1).max(64),
+    memory_trim_interval_s: z.number().int().min(0).max(3600),
     providers: z.array(ProviderConfigSchema),
     models: z.array(ModelRouteSchema),
     aliases: z.record(z.string(), z.string()),
@@ -231,6 +232,8 @@ export const ConfigSchema = z.object({
   maxBodyBytes: z.number().int().positive().default(16 * 1024 * 1024),
   /** Handles accepting on the listening socket (http/accept-handles.ts): connections taken per event-loop turn. */
   acceptHandles: z.number().int().min(1).max(64).default(16),
+  /** Seconds between returns of malloc's free arena pages to the kernel (http/memory-trim.ts); 0 turns them off. */
+  memoryTrimIntervalS: z.number().int().min(0).max(3600).default(30),
   providers: z.array(ProviderConfigSchema).default([]),
   models: z.array(ModelRouteSchema).default([]),
   aliases: z.record(z.string(), z.string()).default({}),

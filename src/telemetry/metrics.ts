@@ -69,6 +69,7 @@ export function createMetrics(opts: MetricsOptions = {}) {
     requestLogPruned: new Counter({ name: 'request_log_pruned_total', help: 'Rows deleted by retention pruning', labelNames: ['table'] as const, registers: [registry] }),
     incidentsOngoing: new Gauge({ name: 'incidents_ongoing', help: 'Deployments with an ongoing incident', registers: [registry] }),
     incidentsOpened: new Counter({ name: 'incidents_opened_total', help: 'Incidents opened (a deployment down for a sustained period)', labelNames: ['provider'] as const, registers: [registry] }),
+    memoryTrims: new Counter({ name: 'memory_trims_total', help: 'Runs of glibc malloc_trim returning free malloc arena pages to the kernel (MEMORY_TRIM_INTERVAL_S), by whether any were released', labelNames: ['released'] as const, registers: [registry] }),
     analyticsEvents: new Counter({ name: 'analytics_events_total', help: 'Client analytics events accepted', registers: [registry] }),
     analyticsEventsDropped: new Counter({ name: 'analytics_events_dropped_total', help: 'Client analytics events refused (queue full) or lost (failed write)', registers: [registry] }),
   };
