@@ -21,6 +21,8 @@ export interface RunReport {
   features: PipelineFeatures;
   /** Switchyard's RSS right after start, before load, MB. */
   idleRssMb?: number;
+  /** The same a few seconds later, after the server's first malloc trim (src/http/memory-trim.ts), MB. */
+  settledRssMb?: number;
   /** Peak RSS of the very first start on a fresh data directory (initdb + migrations), MB. */
   firstStartPeakRssMb?: number;
   /** RSS of that first start once it served (after the pipeline set-up), MB. */
@@ -272,7 +274,7 @@ export function renderMarkdown(r: RunReport, checks: TargetCheck[]): string {
   parts.push(`- Database: ${r.options.database === 'postgres' ? 'PostgreSQL (fresh schema)' : 'embedded PGlite on disk (worker thread)'}; Redis: ${r.options.redisUrl ? 'on' : 'off'}`);
   parts.push(`- Switchyard pipeline: auth ${feat.auth}; user keys ${on(feat.userKeys)}; credits ${on(feat.credits)}; rate limits ${on(feat.rateLimits)}; request log ${feat.requestLog ? 'on' : 'off'}; metrics ${feat.metrics ? 'on' : 'off'}`);
   parts.push(`- Load: ${r.options.rounds} alternating round(s) of ${r.options.durationS} s per target, after ${r.options.warmupS} s warm-up; upstream latency ${r.options.upstreamLatencyMs} ms`);
-  if (r.idleRssMb !== undefined) parts.push(`- Switchyard RSS when idle after start: ${int(r.idleRssMb)} MB${r.firstStartPeakRssMb ? `; first start on a fresh data directory peaked at ${int(r.firstStartPeakRssMb)} MB (initdb, in a worker that then exits)${r.firstStartRssMb ? ` and held ${int(r.firstStartRssMb)} MB once serving` : ''}` : ''}`);
+  if (r.idleRssMb !== undefined) parts.push(`- Switchyard RSS when idle after start: ${int(r.idleRssMb)} MB${r.settledRssMb !== undefined ? `, ${int(r.settledRssMb)} MB once its first malloc trim had run` : ''}${r.firstStartPeakRssMb ? `; first start on a fresh data directory peaked at ${int(r.firstStartPeakRssMb)} MB (initdb, in a worker that then exits)${r.firstStartRssMb ? ` and held ${int(r.firstStartRssMb)} MB once serving` : ''}` : ''}`);
   parts.push('');
   parts.push(`## Performance budget (issue 6)\n`);
   parts.push(table(['goal', 'measured', 'result'], checks.map((c) => [c.goal, c.measured, `**${c.verdict}**`])));

@@ -17,6 +17,7 @@ import { benchModels, runScenario, warmUp, type BenchModels, type ScenarioResult
 import { startSwitchyard, type SwitchyardOptions } from './switchyard.ts';
 import { verifyTarget, type Target } from './targets.ts';
 import { buildBenchScripts } from './build.ts';
+import { FIRST_TRIM_AFTER_MS } from '../src/http/memory-trim.ts';
 
 const OUT_DIR = resolve('bench/.out');
 const started = performance.now();
@@ -116,6 +117,7 @@ async function main(o: BenchOptions): Promise<void> {
     await first.process.stop();
   }
   const sy = await startSwitchyard(gateway);
+  const syStartedAt = performance.now();
   track(sy.process);
   const idleRssMb = (await sy.process.readProbe())?.rssMb;
   notes.push(...sy.setup.notes);
@@ -134,6 +136,12 @@ async function main(o: BenchOptions): Promise<void> {
       log(`portkey ${versions['@portkey-ai/gateway']} on ${pk.origin}`);
     } else log(`portkey: ${notes[notes.length - 1]}`);
   }
+  // The server hands malloc's free memory back once, FIRST_TRIM_AFTER_MS after it starts listening
+  // (src/http/memory-trim.ts): the idle figure that a waiting server holds is the one after that.
+  const untilTrimmed = FIRST_TRIM_AFTER_MS + 1_000 - (performance.now() - syStartedAt);
+  if (untilTrimmed > 0) await new Promise((r) => setTimeout(r, untilTrimmed));
+  const settledRssMb = (await sy.process.readProbe())?.rssMb;
+  log(`switchyard idle RSS ${settledRssMb?.toFixed(0)} MB once it had trimmed malloc's arenas`);
 
   // What billing costs: the same gateway with credits off, measured in the chat scenario only.
   let creditsOff: Target | undefined;
@@ -191,6 +199,7 @@ async function main(o: BenchOptions): Promise<void> {
     options: o,
     features: sy.setup.features,
     idleRssMb,
+    settledRssMb,
     firstStartPeakRssMb: firstStart?.peakRssMb,
     firstStartRssMb: firstStart?.rssMb,
     scenarios,

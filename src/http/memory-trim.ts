@@ -9,8 +9,7 @@ import type { Metrics } from '../telemetry/metrics.ts';
  * Why: glibc gives threads that contend for malloc arenas of their own and shrinks an arena only from its top.
  * V8's compiler and GC helper threads allocate and free tens of megabytes there (compiling the embedded
  * database's WebAssembly at start-up, marking the heap under load). That memory is free but stays resident behind
- * a few live chunks: 35-90 MB of an idle server's 225-260 MB (measured with gdb calling malloc_trim, see
- * bench/RESULTS.md). malloc_trim(0) hands it back; its pages are only faulted in again if malloc reuses them.
+ * a few live chunks: 13-90 MB of an idle server's 220-260 MB (bench/RESULTS.md). malloc_trim(0) hands it back; its pages are only faulted in again if malloc reuses them.
  *
  * The trim runs on libuv's thread pool, so the event loop never waits on the arenas' locks (a first trim takes
  * about 5 ms). Without the addon (not built: no compiler at install time) or without glibc, nothing runs.
@@ -23,7 +22,7 @@ interface MallocTrimAddon {
 }
 
 /** The first trim waits for start-up's allocations to settle (the database's compiler threads tier up). */
-const FIRST_TRIM_AFTER_MS = 5_000;
+export const FIRST_TRIM_AFTER_MS = 5_000;
 
 let loaded: MallocTrimAddon | null | undefined;
 

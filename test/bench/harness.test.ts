@@ -60,6 +60,8 @@ describe(`npm run bench, a short run (${SERVICES ? 'PostgreSQL and Redis' : 'emb
 
       assert.match(report, /Switchyard pipeline: auth user API key; user keys on; credits on; rate limits on; request log on; metrics on/);
       assert.match(report, SERVICES ? /Database: PostgreSQL.*Redis: on/ : /Database: embedded PGlite.*Redis: off/);
+      // The idle figure is read again after the server's first malloc trim (src/http/memory-trim.ts).
+      assert.match(report, /Switchyard RSS when idle after start: [\d,]+ MB, [\d,]+ MB once its first malloc trim had run/);
 
       // Every target of the budget is reported, each with a verdict; throughput needs Portkey, so it is n/a.
       const budget = report.slice(report.indexOf('## Performance budget'), report.indexOf('\n## ', report.indexOf('## Performance budget') + 1));
