@@ -6,12 +6,11 @@
  * the real count afterwards. Counters are keyed by owner and window, not by limit size, so changing a limit
  * keeps what was already spent in the current window.
  */
-import type { RateLimiterAbstract, RateLimiterRes } from 'rate-limiter-flexible';
-import { RateLimiterRes as Res } from 'rate-limiter-flexible';
-import { deleteKeys, type RedisHandle } from '../store/redis.ts';
+import type { RedisHandle } from '../store/redis.ts';
 import type { LimitsJson } from '../store/schema.ts';
 import type { Plans } from '../domain/plans/plans.ts';
-import { createLimiter, tooManyRequests } from '../domain/limits/limiter.ts';
+import { tooManyRequests } from '../domain/limits/limiter.ts';
+import { MemoryTally, RedisTally, type ConcurrencySlot, type Tally, type WindowCounter } from '../domain/limits/tally.ts';
 import { AppError } from '../errors.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { RequestContext } from './context.ts';
@@ -27,11 +26,12 @@ export interface Admitted {
 
 interface Counter {
   scope: string;
-  limiter: RateLimiterAbstract;
+  /** Per owner and window, not per limit size: a changed limit applies to the same count. */
   key: string;
   /** The limit: the window's allowance. */
   points: number;
   kind: 'requests' | 'tokens';
+  windowSeconds: number;
 }
 
 /** A counter after this request's points went in: `used` includes them. */
@@ -42,9 +42,8 @@ interface Consumed {
   msBeforeNext: number;
 }
 
-/** Counters are plain tallies (the limit is checked here, per request), so they need no ceiling of their own. */
-const TALLY_POINTS = Number.MAX_SAFE_INTEGER;
-const RL_PREFIX = 'rl:';
+const MINUTE = 60;
+const DAY = 86_400;
 
 /** Go-style durations as OpenAI sends them: "20ms", "1.5s", "6m0s". */
 export function formatReset(ms: number): string {
@@ -55,72 +54,26 @@ export function formatReset(ms: number): string {
   return `${m}m${Math.round(s - m * 60)}s`;
 }
 
-/** In-flight requests per user or key: memory, or Redis counters that expire if an instance dies. */
-class InFlight {
-  private readonly local = new Map<string, number>();
-  constructor(private readonly redis?: RedisHandle) {}
-
-  async acquire(key: string, max: number): Promise<boolean> {
-    if (!this.redis) {
-      const n = this.local.get(key) ?? 0;
-      if (n >= max) return false;
-      this.local.set(key, n + 1);
-      return true;
-    }
-    const k = `sy:inflight:${key}`;
-    const n = await this.redis.client.incr(k);
-    await this.redis.client.pExpire(k, 600_000);
-    if (n > max) {
-      await this.redis.client.decr(k);
-      return false;
-    }
-    return true;
-  }
-
-  release(key: string): void {
-    if (!this.redis) {
-      const n = (this.local.get(key) ?? 1) - 1;
-      if (n <= 0) this.local.delete(key);
-      else this.local.set(key, n);
-      return;
-    }
-    void this.redis.client.decr(`sy:inflight:${key}`).catch(() => {});
-  }
-}
-
 export class RateLimitGate {
-  private limiters = new Map<'minute' | 'day', RateLimiterAbstract>();
-  private readonly inflight: InFlight;
+  private readonly tally: Tally;
 
   constructor(
     private readonly plans: Plans,
     private readonly metrics: Metrics,
-    private readonly redis?: RedisHandle,
+    redis?: RedisHandle,
   ) {
-    this.inflight = new InFlight(redis);
-  }
-
-  /** One tally per window; the limit is compared per request, so a changed limit applies to the same count. */
-  private limiter(window: 'minute' | 'day'): RateLimiterAbstract {
-    let l = this.limiters.get(window);
-    if (!l) {
-      l = createLimiter({ keyPrefix: `${RL_PREFIX}${window}`, points: TALLY_POINTS, durationSeconds: window === 'minute' ? 60 : 86_400 }, this.redis);
-      this.limiters.set(window, l);
-    }
-    return l;
+    this.tally = redis ? new RedisTally(redis) : new MemoryTally();
   }
 
   /** Forgets every request and token count (admin "clear caches"): each user and key starts a fresh window. */
   async clear(): Promise<void> {
-    this.limiters = new Map();
-    if (!this.redis) return;
-    await deleteKeys(this.redis, `sy:${RL_PREFIX}*`);
+    await this.tally.clear();
   }
 
   private counters(scope: 'key' | 'user', id: string, limits: LimitsJson, out: Counter[]): void {
-    if (limits.rpm) out.push({ scope: `${scope}_rpm`, limiter: this.limiter('minute'), key: `${scope}:${id}:rpm`, points: limits.rpm, kind: 'requests' });
-    if (limits.rpd) out.push({ scope: `${scope}_rpd`, limiter: this.limiter('day'), key: `${scope}:${id}:rpd`, points: limits.rpd, kind: 'requests' });
-    if (limits.tpm) out.push({ scope: `${scope}_tpm`, limiter: this.limiter('minute'), key: `${scope}:${id}:tpm`, points: limits.tpm, kind: 'tokens' });
+    if (limits.rpm) out.push({ scope: `${scope}_rpm`, key: `minute:${scope}:${id}:rpm`, points: limits.rpm, kind: 'requests', windowSeconds: MINUTE });
+    if (limits.rpd) out.push({ scope: `${scope}_rpd`, key: `day:${scope}:${id}:rpd`, points: limits.rpd, kind: 'requests', windowSeconds: DAY });
+    if (limits.tpm) out.push({ scope: `${scope}_tpm`, key: `minute:${scope}:${id}:tpm`, points: limits.tpm, kind: 'tokens', windowSeconds: MINUTE });
   }
 
   /** Checks every applicable limit (key first, then user); on any refusal nothing stays consumed. */
@@ -151,48 +104,30 @@ export class RateLimitGate {
       }
     }
 
+    const take: WindowCounter[] = counters.map((c) => ({ key: c.key, points: c.kind === 'tokens' ? tokens : 1, limit: c.points, windowSeconds: c.windowSeconds }));
+    const slots: ConcurrencySlot[] = [];
+    if (p.kind === 'api_key' && keyLimits?.max_concurrency) slots.push({ key: `key:${p.key.id}`, max: keyLimits.max_concurrency });
+    if (userLimits.max_concurrency) slots.push({ key: `user:${user.id}`, max: userLimits.max_concurrency });
+    // All counters and slots in one step, all or nothing: on a refusal no count or slot stays taken.
+    const taken = await this.tally.take(take, slots);
     const consumed: Consumed[] = [];
-    const undo = () => {
-      for (const x of consumed) void x.c.limiter.reward(x.c.key, x.points).catch(() => {});
-    };
-    for (const c of counters) {
-      const points = c.kind === 'tokens' ? tokens : 1;
-      let res: RateLimiterRes;
-      try {
-        res = await c.limiter.consume(c.key, points);
-      } catch (err) {
-        if (!(err instanceof Res)) throw err;
-        res = err; // only at the tally's own ceiling, which no real limit reaches
-      }
-      const x: Consumed = { c, points, used: res.consumedPoints, msBeforeNext: res.msBeforeNext };
-      if (x.used <= c.points) {
-        consumed.push(x);
-        continue;
-      }
-      // Over the limit: this request's points come back off every counter, the refused one included.
-      void c.limiter.reward(c.key, points).catch(() => {});
-      undo();
+    for (let i = 0; i < taken.used.length; i++) consumed.push({ c: counters[i], points: take[i].points, used: taken.used[i], msBeforeNext: taken.msBeforeNext[i] });
+
+    if (taken.refusedCounter !== undefined) {
+      const x = consumed[taken.refusedCounter];
+      const c = x.c;
       this.metrics.rateLimited.inc({ scope: c.scope });
       const retryAfter = Math.max(1, Math.ceil(x.msBeforeNext / 1000));
       const what = c.kind === 'tokens' ? 'tokens per minute' : c.scope.endsWith('rpd') ? 'requests per day' : 'requests per minute';
       const owner = c.scope.startsWith('key') ? 'this API key' : 'your account';
-      throw tooManyRequests(`Rate limit reached: ${c.points} ${what} for ${owner}. Retry after ${retryAfter}s.`, 'rate_limit_exceeded', retryAfter).withHeaders(headersFor([...consumed, x], true));
+      throw tooManyRequests(`Rate limit reached: ${c.points} ${what} for ${owner}. Retry after ${retryAfter}s.`, 'rate_limit_exceeded', retryAfter).withHeaders(headersFor(consumed, true));
     }
-
-    const slots: string[] = [];
-    for (const [scope, id, max] of [
-      ['key', p.kind === 'api_key' ? p.key.id : '', keyLimits?.max_concurrency],
-      ['user', user.id, userLimits.max_concurrency],
-    ] as const) {
-      if (!max || !id) continue;
-      if (!(await this.inflight.acquire(`${scope}:${id}`, max))) {
-        for (const s of slots) this.inflight.release(s);
-        undo();
-        this.metrics.rateLimited.inc({ scope: `${scope}_concurrency` });
-        const err = tooManyRequests(`Too many concurrent requests: at most ${max} at a time for ${scope === 'key' ? 'this API key' : 'your account'}.`, 'concurrency_limit_exceeded', 1);
-        throw consumed.length ? err.withHeaders(headersFor(consumed, true)) : err;
-      }
-      slots.push(`${scope}:${id}`);
+    if (taken.refusedSlot !== undefined) {
+      const scope = slots[taken.refusedSlot].key.startsWith('key:') ? 'key' : 'user';
+      const max = slots[taken.refusedSlot].max;
+      this.metrics.rateLimited.inc({ scope: `${scope}_concurrency` });
+      const err = tooManyRequests(`Too many concurrent requests: at most ${max} at a time for ${scope === 'key' ? 'this API key' : 'your account'}.`, 'concurrency_limit_exceeded', 1);
+      throw consumed.length ? err.withHeaders(headersFor(consumed, true)) : err;
     }
 
     let finished = false;
@@ -201,13 +136,12 @@ export class RateLimitGate {
       finish: (actual) => {
         if (finished) return;
         finished = true;
-        for (const s of slots) this.inflight.release(s);
+        for (const s of slots) this.tally.release(s.key);
         if (actual === undefined) return;
         for (const x of consumed) {
           if (x.c.kind !== 'tokens') continue;
           const delta = actual - x.points;
-          if (delta > 0) void x.c.limiter.penalty(x.c.key, delta).catch(() => {});
-          else if (delta < 0) void x.c.limiter.reward(x.c.key, -delta).catch(() => {});
+          if (delta !== 0) this.tally.adjust(x.c.key, delta);
         }
       },
     };

@@ -2,6 +2,7 @@
  * Optional Redis (REDIS_URL): one command client and one subscriber, for state shared by a fleet
  * (rate limits, cache invalidation). Nothing here holds business rules.
  */
+import { createHash } from 'node:crypto';
 import type { RedisClientType } from 'redis';
 
 /**
@@ -21,8 +22,72 @@ export interface RedisHandle {
   client: RedisClient;
   /** A dedicated connection in subscriber mode. */
   subscriber: RedisClient;
+  /**
+   * Runs a command of the request path (rate limits, credit reservations) on the command connection, without
+   * node-redis's per-command timer; it fails with node-redis's TimeoutError (a 503) if Redis has not answered
+   * within REQUEST_COMMAND_TIMEOUT_MS. See CommandDeadlines.
+   */
+  request<T>(command: (client: RedisClient) => Promise<T>): Promise<T>;
   ping(): Promise<boolean>;
   close(): Promise<void>;
+}
+
+/** How long a request-path command may wait for Redis's answer: node-redis's default command timeout. */
+export const REQUEST_COMMAND_TIMEOUT_MS = 5000;
+/** How often CommandDeadlines looks for overdue commands: a timeout fires up to this much late. */
+const DEADLINE_SWEEP_MS = 250;
+
+interface Waiting {
+  at: number;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * Deadlines for request-path commands, checked by one sweep. node-redis arms an `AbortSignal.timeout` for every
+ * command, which took about 7% of the gateway's CPU with five commands per request, and it only covers the wait
+ * before the command is written: a command sent to a Redis that stopped answering waited forever. These
+ * deadlines cover the whole wait for the answer, for the price of a set entry.
+ */
+export class CommandDeadlines {
+  private readonly waiting = new Set<Waiting>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(
+    private readonly timeoutMs: number,
+    private readonly overdue: () => Error,
+  ) {
+    this.sweeper = setInterval(() => this.sweep(Date.now()), Math.min(DEADLINE_SWEEP_MS, timeoutMs));
+    this.sweeper.unref();
+  }
+
+  within<T>(command: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const w: Waiting = { at: Date.now() + this.timeoutMs, reject };
+      this.waiting.add(w);
+      command.then(
+        (value) => {
+          this.waiting.delete(w);
+          resolve(value);
+        },
+        (err: unknown) => {
+          this.waiting.delete(w);
+          reject(err);
+        },
+      );
+    });
+  }
+
+  sweep(now: number): void {
+    for (const w of this.waiting) {
+      if (w.at > now) continue;
+      this.waiting.delete(w);
+      w.reject(this.overdue());
+    }
+  }
+
+  close(): void {
+    clearInterval(this.sweeper);
+  }
 }
 
 /**
@@ -111,9 +176,14 @@ export async function openRedis(url: string, onError: (err: unknown, heldBack: n
   subscriber.on('error', report);
   // connect() retries until Redis answers: at start-up that would wait forever, so it gets a deadline.
   await connectBefore(url, startupTimeoutMs, client, subscriber);
+  const { TimeoutError } = await loadRedis();
+  // The same connection, with node-redis's per-command timer off (timeout 0): the deadlines stand in for it.
+  const untimed = client.withCommandOptions({ timeout: 0 }) as unknown as RedisClient;
+  const deadlines = new CommandDeadlines(REQUEST_COMMAND_TIMEOUT_MS, () => new TimeoutError());
   return {
     client,
     subscriber,
+    request: (command) => deadlines.within(command(untimed)),
     async ping() {
       try {
         const pong = await Promise.race([client.ping(), new Promise<string>((_, reject) => setTimeout(() => reject(new Error('timeout')), 1000))]);
@@ -123,6 +193,7 @@ export async function openRedis(url: string, onError: (err: unknown, heldBack: n
       }
     },
     async close() {
+      deadlines.close();
       // QUIT waits for Redis to answer; during an outage it would hold shutdown forever, so it gets two seconds.
       let timer: NodeJS.Timeout | undefined;
       const patience = new Promise<void>((resolve) => (timer = setTimeout(resolve, 2000)));
@@ -131,6 +202,30 @@ export async function openRedis(url: string, onError: (err: unknown, heldBack: n
       for (const c of [subscriber, client]) if (c.isOpen) c.destroy();
     },
   };
+}
+
+/**
+ * A Lua script run by its SHA1 (EVALSHA), so each call sends a few bytes instead of the source and Redis skips
+ * hashing it; the first call on a server that does not know it yet (a restart, a failover, SCRIPT FLUSH) falls
+ * back to EVAL, which also caches it there.
+ */
+export class RedisScript {
+  private readonly sha: string;
+
+  constructor(private readonly source: string) {
+    this.sha = createHash('sha1').update(source).digest('hex');
+  }
+
+  /** Runs the script as a request-path command (RedisHandle.request). */
+  async run(redis: RedisHandle, keys: string[], args: string[]): Promise<unknown> {
+    const options = { keys, arguments: args };
+    try {
+      return await redis.request((c) => c.evalSha(this.sha, options));
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+      return redis.request((c) => c.eval(this.source, options));
+    }
+  }
 }
 
 /** Deletes every key matching `pattern` (SCAN, in pages: never a blocking KEYS). */

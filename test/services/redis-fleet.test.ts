@@ -79,6 +79,27 @@ describe('a fleet of two instances on one Redis', { skip }, () => {
     assert.ok(statuses.slice(6).every((s) => s === 429));
   });
 
+  it('counts real tokens per minute across both instances, and a refused request takes nothing', async () => {
+    // Each answer uses 60 tokens (10 in, 50 out); admission estimates the prompt plus max_tokens (50).
+    const u = await userWithKey({ rpm: 5, tpm: 200 });
+    await a.request('/api/admin/credits/add', { method: 'POST', json: { user_id: u.id, amount_usd: 1, reason: 'fleet credit grant' } });
+    const remaining: string[] = [];
+    for (const s of [a, b, a]) {
+      const res = await chat(s, u.key);
+      assert.equal(res.status, 200);
+      remaining.push(res.headers.get('x-ratelimit-remaining-requests')!);
+    }
+    assert.deepEqual(remaining, ['4', '3', '2']);
+    await new Promise((r) => setTimeout(r, 50)); // the corrections are fire and forget
+    // 180 real tokens used: the next estimate does not fit in 200.
+    const refused = await chat(b, u.key);
+    const body = await json(refused);
+    assert.equal(refused.status, 429, JSON.stringify(body));
+    assert.match(body.error.message, /200 tokens per minute for this API key/);
+    assert.equal(refused.headers.get('x-ratelimit-remaining-requests'), '2', 'the refused request gave its request back');
+    assert.equal(refused.headers.get('x-ratelimit-remaining-tokens'), '0');
+  });
+
   it('a key revoked on one instance stops working on the other at once', async () => {
     const u = await userWithKey();
     await a.request('/api/admin/credits/add', { method: 'POST', json: { user_id: u.id, amount_usd: 1, reason: 'fleet credit grant' } });

@@ -11,15 +11,20 @@ import { startTestServer, type TestServer } from '../support/server.ts';
 import { startFakeUpstream, type FakeUpstream } from '../support/fake-upstream.ts';
 import { scripted } from '../support/fake-script.ts';
 import { fakeOpenAI } from '../support/fake-openai.ts';
+import { REQUEST_COMMAND_TIMEOUT_MS } from '../../src/store/redis.ts';
 
 const PG = process.env.TEST_DATABASE_URL;
 const REDIS = process.env.TEST_REDIS_URL;
 const skip = !PG || !REDIS ? 'needs TEST_DATABASE_URL and TEST_REDIS_URL' : false;
 
-/** A TCP proxy to Redis that can be cut (listener closed, connections dropped) and restored on the same port. */
+/**
+ * A TCP proxy to Redis that can be cut (listener closed, connections dropped) and restored on the same port, or
+ * hung: connections stay open and commands go through, but no answer comes back until it resumes.
+ */
 class CuttableProxy {
   private server?: net.Server;
   private readonly sockets = new Set<net.Socket>();
+  private readonly answers = new Set<net.Socket>();
   port = 0;
 
   constructor(private readonly target: URL) {}
@@ -28,6 +33,8 @@ class CuttableProxy {
     if (this.server?.listening) return;
     this.server = net.createServer((client) => {
       const upstream = net.connect(Number(this.target.port || 6379), this.target.hostname);
+      this.answers.add(upstream);
+      upstream.on('close', () => this.answers.delete(upstream));
       for (const s of [client, upstream]) {
         this.sockets.add(s);
         s.on('close', () => this.sockets.delete(s));
@@ -43,6 +50,15 @@ class CuttableProxy {
       this.server!.listen(this.port, '127.0.0.1', resolve);
     });
     this.port = (this.server.address() as net.AddressInfo).port;
+  }
+
+  /** Redis stops answering (its replies are held back), as a Redis stuck in a long command or a lost network would. */
+  hang(): void {
+    for (const s of this.answers) s.pause();
+  }
+
+  resume(): void {
+    for (const s of this.answers) s.resume();
   }
 
   async down(): Promise<void> {
@@ -145,6 +161,24 @@ describe('a Redis outage under a running instance', { skip }, () => {
     const ledger = await json(await server.request(`/api/admin/credits/transactions?user_id=${userId}&kind=charge`));
     assert.equal(ledger.total, 3, JSON.stringify(ledger));
     assert.ok((await balancePico()) < before);
+  });
+
+  it('a Redis that stops answering costs a request at most the command deadline, then a 503', async () => {
+    assert.equal((await chat()).status, 200);
+    proxy.hang();
+    try {
+      const started = Date.now();
+      const res = await chat();
+      const waited = Date.now() - started;
+      const body = await json(res);
+      assert.equal(res.status, 503, JSON.stringify(body));
+      assert.equal(body.error.code, 'store_unavailable');
+      assert.ok(waited >= REQUEST_COMMAND_TIMEOUT_MS - 50 && waited < REQUEST_COMMAND_TIMEOUT_MS + 1500, `answered after ${waited} ms`);
+    } finally {
+      proxy.resume();
+    }
+    // The held answers arrive late and are dropped; the connection carries on.
+    assert.equal((await chat()).status, 200);
   });
 
   it('shuts down within seconds while Redis is unreachable', async () => {

@@ -3,7 +3,7 @@
  * yet written, and the credit reserved by requests in flight — all in whole micro-USD. In memory for one
  * instance; in Redis (atomic Lua scripts) so that a fleet shares one view and cannot spend a dollar twice.
  */
-import { deleteKeys, type RedisHandle } from '../../store/redis.ts';
+import { deleteKeys, RedisScript, type RedisHandle } from '../../store/redis.ts';
 
 export type ReserveResult = 'ok' | 'insufficient' | 'unknown';
 
@@ -105,7 +105,7 @@ export class MemoryReservations implements ReservationStore {
 /** Slots expire after an idle hour; the next request reloads the balance from the ledger. */
 const TTL_MS = 3_600_000;
 
-const RESERVE = `
+const RESERVE = new RedisScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 local s = redis.call('HMGET', KEYS[1], 'bal', 'pend', 'res')
 local avail = tonumber(s[1]) - tonumber(s[2] or '0') - tonumber(s[3] or '0')
@@ -114,24 +114,24 @@ if avail >= tonumber(ARGV[1]) then
   redis.call('HINCRBY', KEYS[1], 'res', ARGV[1])
   return 1
 end
-return 0`;
+return 0`);
 
-const INIT = `
+const INIT = new RedisScript(`
 if redis.call('HSETNX', KEYS[1], 'bal', ARGV[1]) == 1 then
   redis.call('HSET', KEYS[1], 'ver', ARGV[2], 'pend', 0, 'res', 0)
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return 1`;
+return 1`);
 
-const SETTLE = `
+const SETTLE = new RedisScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local res = tonumber(redis.call('HGET', KEYS[1], 'res') or '0') - tonumber(ARGV[1])
 if res < 0 then res = 0 end
 redis.call('HSET', KEYS[1], 'res', res)
 redis.call('HINCRBY', KEYS[1], 'pend', ARGV[2])
-return 1`;
+return 1`);
 
-const FLUSHED = `
+const FLUSHED = new RedisScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local pend = tonumber(redis.call('HGET', KEYS[1], 'pend') or '0') - tonumber(ARGV[1])
 if pend < 0 then pend = 0 end
@@ -141,14 +141,14 @@ if ARGV[4] == 'spent' then
 elseif tonumber(ARGV[3]) > tonumber(redis.call('HGET', KEYS[1], 'ver') or '-1') then
   redis.call('HSET', KEYS[1], 'bal', ARGV[2], 'ver', ARGV[3])
 end
-return 1`;
+return 1`);
 
-const REFRESH = `
+const REFRESH = new RedisScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 if tonumber(ARGV[2]) > tonumber(redis.call('HGET', KEYS[1], 'ver') or '-1') then
   redis.call('HSET', KEYS[1], 'bal', ARGV[1], 'ver', ARGV[2])
 end
-return 1`;
+return 1`);
 
 export class RedisReservations implements ReservationStore {
   constructor(
@@ -156,8 +156,8 @@ export class RedisReservations implements ReservationStore {
     private readonly prefix = 'sy:credit:',
   ) {}
 
-  private eval(script: string, key: string, args: (string | number)[]): Promise<unknown> {
-    return this.redis.client.eval(script, { keys: [this.prefix + key], arguments: args.map(String) });
+  private eval(script: RedisScript, key: string, args: (string | number)[]): Promise<unknown> {
+    return script.run(this.redis, [this.prefix + key], args.map(String));
   }
 
   async reserve(key: string, amount: number): Promise<ReserveResult> {
