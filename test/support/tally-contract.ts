@@ -60,6 +60,10 @@ export function tallyContract(make: () => Tally, unique: () => string): void {
     assert.deepEqual(after.used, [31, 1]);
   });
 
+  it('a request under no limit takes nothing', async () => {
+    assert.deepEqual(await make().take([], []), { used: [], msBeforeNext: [] });
+  });
+
   it('clear() starts every window afresh', async () => {
     const t = make();
     const k = unique();

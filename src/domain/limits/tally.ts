@@ -172,6 +172,7 @@ export class RedisTally implements Tally {
   constructor(private readonly redis: RedisHandle) {}
 
   async take(counters: readonly WindowCounter[], slots: readonly ConcurrencySlot[]): Promise<Taken> {
+    if (!counters.length && !slots.length) return { used: [], msBeforeNext: [] }; // no limit: no round trip
     const keys: string[] = [];
     const args: string[] = [String(counters.length)];
     for (const c of counters) {
