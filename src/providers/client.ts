@@ -2,11 +2,10 @@
  * ProviderClient: what the gateway calls. For HTTP wire formats it composes an adapter's pure
  * translation with the transport; in-process providers (mock) implement it directly.
  */
-import type { ChatAdapter, ChatRequest, ChatResult, EmbeddingsRequest, EmbeddingsResult, UpstreamTarget } from './types.ts';
+import type { ChatAdapter, ChatRequest, ChatResult, EmbeddingsRequest, EmbeddingsResult, UpstreamRequest, UpstreamTarget } from './types.ts';
 import { DecodedBodyStream, type ChatStream } from './chat-stream.ts';
-import { dispatchStream, ErrorBody, mapNetworkError, send, type SendOptions } from './transport.ts';
+import { dispatchStream, ErrorBody, TextBody, type SendOptions } from './transport.ts';
 import { malformedUpstream, UpstreamError } from './errors.ts';
-import type { CancelSignal } from './cancel.ts';
 
 export type CallOptions = SendOptions;
 
@@ -19,23 +18,11 @@ export interface ProviderClient {
   embeddings(target: UpstreamTarget, req: EmbeddingsRequest, opts: CallOptions): Promise<EmbeddingsResult>;
 }
 
-async function readError(adapter: ChatAdapter, res: { statusCode: number; headers: Record<string, any>; body: any }) {
-  let text = '';
-  try {
-    text = await res.body.text();
-  } catch {
-    /* body unreadable: the status alone will do */
-  }
-  return adapter.fromUpstreamError(res.statusCode, text, res.headers);
-}
-
-async function readJson(res: { body: { text(): Promise<string> } }, signal?: CancelSignal): Promise<unknown> {
-  let text: string;
-  try {
-    text = await res.body.text();
-  } catch (err) {
-    throw mapNetworkError(err, signal);
-  }
+/** Sends a request whose answer is one JSON document; an error status becomes the adapter's error. */
+async function fetchJson(adapter: ChatAdapter, req: UpstreamRequest, opts: SendOptions): Promise<unknown> {
+  const res = await dispatchStream(req, opts, (status, headers) => (status >= 300 ? new ErrorBody(status, headers) : new TextBody(status, headers)));
+  if (res instanceof ErrorBody) throw adapter.fromUpstreamError(res.statusCode, await res.text, res.headers);
+  const text = await res.text;
   try {
     return JSON.parse(text);
   } catch {
@@ -46,9 +33,7 @@ async function readJson(res: { body: { text(): Promise<string> } }, signal?: Can
 export function httpProviderClient(adapter: ChatAdapter): ProviderClient {
   return {
     async chat(target, req, opts) {
-      const res = await send(await adapter.toUpstreamRequest(target, req, false), opts);
-      if (res.statusCode < 200 || res.statusCode >= 300) throw await readError(adapter, res);
-      return adapter.fromUpstreamResponse(await readJson(res, opts.signal), target, req);
+      return adapter.fromUpstreamResponse(await fetchJson(adapter, await adapter.toUpstreamRequest(target, req, false), opts), target, req);
     },
 
     async chatStream(target, req, opts) {
@@ -64,9 +49,7 @@ export function httpProviderClient(adapter: ChatAdapter): ProviderClient {
       if (!adapter.toEmbeddingsRequest || !adapter.fromEmbeddingsResponse) {
         throw new UpstreamError(400, 'invalid_request_error', `Provider ${target.provider.id} does not offer embeddings`, 'embeddings_unsupported', false);
       }
-      const res = await send(await adapter.toEmbeddingsRequest(target, req), opts);
-      if (res.statusCode < 200 || res.statusCode >= 300) throw await readError(adapter, res);
-      return adapter.fromEmbeddingsResponse(await readJson(res, opts.signal), target, req);
+      return adapter.fromEmbeddingsResponse(await fetchJson(adapter, await adapter.toEmbeddingsRequest(target, req), opts), target, req);
     },
   };
 }

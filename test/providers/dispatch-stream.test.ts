@@ -1,16 +1,18 @@
 /**
- * Streamed upstream bodies go from undici's parser straight to a consumer (transport.dispatchStream), so the
+ * Upstream bodies go from undici's parser straight to a consumer (transport.dispatchStream), streamed or whole, so the
  * timeouts, aborts, error statuses and flow control that undici's Readable used to carry are ours to keep.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { dispatchStream, ErrorBody, type BodyConsumer, type BodyControl, type SendOptions } from '../../src/providers/transport.ts';
+import { dispatchStream, ErrorBody, TextBody, type BodyConsumer, type BodyControl, type SendOptions } from '../../src/providers/transport.ts';
 import { DecodedBodyStream } from '../../src/providers/chat-stream.ts';
 import { Cancellation } from '../../src/providers/cancel.ts';
 import { UpstreamError } from '../../src/providers/errors.ts';
 import type { ChatChunk, StreamDecoder } from '../../src/providers/types.ts';
+import { httpProviderClient } from '../../src/providers/client.ts';
+import { openaiAdapter } from '../../src/providers/openai/index.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -183,6 +185,67 @@ describe('dispatchStream', () => {
       dispatchStream({ method: 'POST', url: `http://127.0.0.1:${port}/x`, headers: {}, body: '{}' }, opts(), (s, _h, control) => new Collected(s, control)),
       (e: unknown) => e instanceof UpstreamError && e.status === 502,
     );
+  });
+});
+
+describe('whole answers (TextBody) and the client calls that read them', () => {
+  let server: Server;
+  let url: string;
+  let handler: Handler = (_req, res) => res.end();
+
+  before(async () => {
+    server = createServer((req, res) => handler(req, res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(() => {
+    server.closeAllConnections();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  const opts: SendOptions = { firstByteTimeoutMs: 5000, idleTimeoutMs: 5000 };
+  const whole = (path: string) => dispatchStream({ method: 'POST', url: `${url}${path}`, headers: {}, body: '{}' }, opts, (status, headers) => new TextBody(status, headers));
+  const target = () => ({ provider: { id: 'up', type: 'openai', baseUrl: url, headers: {} }, model: 'm' }) as any;
+  const chat = () => httpProviderClient(openaiAdapter).chat(target(), { model: 'm', messages: [{ role: 'user', content: 'hi' }] } as any, opts);
+
+  it('joins a body that arrives in pieces, a character split between them included', async () => {
+    const euro = Buffer.from('€'); // three bytes
+    handler = (_req, res) => {
+      res.writeHead(200);
+      res.write(Buffer.concat([Buffer.from('{"a":"'), euro.subarray(0, 1)]));
+      setTimeout(() => res.end(Buffer.concat([euro.subarray(1), Buffer.from('"}')])), 20);
+    };
+    assert.equal(await (await whole('/pieces')).text, '{"a":"€"}');
+  });
+
+  it('a connection cut mid-body rejects the text with a 502, where an error body keeps what arrived', async () => {
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-length': '100' });
+      res.write('{"half":');
+      setTimeout(() => res.destroy(), 20);
+    };
+    await assert.rejects((await whole('/cut')).text, (e: unknown) => e instanceof UpstreamError && e.status === 502);
+    const error = await dispatchStream({ method: 'POST', url: `${url}/cut`, headers: {}, body: '{}' }, opts, (status, headers) => new ErrorBody(status, headers));
+    assert.equal(await error.text, '{"half":');
+  });
+
+  it('a chat answer that is not JSON is a malformed upstream, and a cut one a 502, never a crash', async () => {
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('<html>gateway timeout</html>');
+    };
+    await assert.rejects(chat(), (e: unknown) => e instanceof UpstreamError && e.code === 'upstream_malformed_response' && /not JSON: <html>/.test(e.message));
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '500' });
+      res.write('{"choices":[');
+      setTimeout(() => res.destroy(), 20);
+    };
+    await assert.rejects(chat(), (e: unknown) => e instanceof UpstreamError && e.status === 502);
+    handler = (_req, res) => {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end('{"error":{"message":"bad temperature","type":"invalid_request_error","param":"temperature"}}');
+    };
+    await assert.rejects(chat(), (e: unknown) => e instanceof UpstreamError && e.status === 400 && e.message === 'bad temperature');
   });
 });
 
