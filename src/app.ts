@@ -164,10 +164,7 @@ export async function createServices(config: Config, opts: CreateServicesOptions
       name: 'rate_limits',
       description: 'Request and token counters of per-user and per-key rate limits, and the anonymous per-IP limit (clearing starts every window afresh; in-flight concurrency is kept)',
       stats: () => ({ backend: redis ? 'redis' : 'memory' }),
-      clear: async () => {
-        await gateway.limits.clear();
-        await gateway.admission.clearAnonymousCounts();
-      },
+      clear: () => gateway.limits.clear(),
     });
     const plans = plansFor(config);
     const billing = new BillingService({ db: database.db, ledger, users, audit, plans, config, log });

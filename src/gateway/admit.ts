@@ -2,42 +2,26 @@
  * Admission: may this caller use this route at all? Model allowlists (key globs, the anonymous list),
  * the anonymous per-IP rate limit and trial expiry. Key callers are decided in memory with no I/O.
  */
-import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Config } from '../config/schema.ts';
-import { deleteKeys, type RedisHandle } from '../store/redis.ts';
 import { AppError, forbidden } from '../errors.ts';
 import { globToRegExp, matchesAny } from '../domain/keys/access.ts';
-import { consumeOrThrow, createLimiter } from '../domain/limits/limiter.ts';
+import { tooManyRequests } from '../domain/limits/limiter.ts';
+import type { Tally } from '../domain/limits/tally.ts';
 import type { RequestContext } from './context.ts';
 import type { Candidate, RoutePlan } from './router.ts';
 import { plansFor, type Plans } from '../domain/plans/plans.ts';
 
-const ANON_PREFIX = 'anon-ip';
-
 export class Admission {
   private readonly anonymousModels: RegExp[];
-  private anonymousLimiter: RateLimiterAbstract | undefined;
   private readonly plans: Plans;
 
+  /** `tally`: the rate limits' counters (RateLimitGate's), which also hold the anonymous per-IP counts; clearing them clears both. */
   constructor(
     private readonly config: Config,
-    private readonly redis?: RedisHandle,
+    private readonly tally: Tally,
   ) {
     this.plans = plansFor(config);
     this.anonymousModels = config.anonymous.models.map(globToRegExp);
-    this.anonymousLimiter = this.newAnonymousLimiter();
-  }
-
-  private newAnonymousLimiter(): RateLimiterAbstract | undefined {
-    const { enabled, rpm } = this.config.anonymous;
-    return enabled ? createLimiter({ keyPrefix: ANON_PREFIX, points: rpm, durationSeconds: 60 }, this.redis) : undefined;
-  }
-
-  /** Forgets the anonymous per-IP counts (admin "clear caches"), on every instance when they live in Redis. */
-  async clearAnonymousCounts(): Promise<void> {
-    this.anonymousLimiter = this.newAnonymousLimiter();
-    if (!this.redis) return;
-    await deleteKeys(this.redis, `sy:${ANON_PREFIX}:*`);
   }
 
   /** The candidates this caller may use (allowlists can drop some fallbacks); throws when none remain. */
@@ -59,8 +43,12 @@ export class Admission {
 
   private async admitAnonymous(ctx: RequestContext, plan: RoutePlan): Promise<Candidate[]> {
     const candidates = allowedCandidates(plan, this.anonymousModels, forbidden(`The model "${plan.requested}" is not available without an API key.`, 'model_not_allowed_anonymously'));
-    if (this.anonymousLimiter) {
-      await consumeOrThrow(this.anonymousLimiter, ctx.clientIp, 1, 'Too many requests without an API key from this address. Slow down or use a key.', 'anonymous_rate_limited');
+    const { enabled, rpm } = this.config.anonymous;
+    if (!enabled) return candidates;
+    const taken = await this.tally.take([{ key: `anon-ip:${ctx.clientIp}`, points: 1, limit: rpm, windowSeconds: 60 }], []);
+    if (taken.refusedCounter !== undefined) {
+      const retryAfter = Math.max(1, Math.ceil(taken.msBeforeNext[0] / 1000));
+      throw tooManyRequests('Too many requests without an API key from this address. Slow down or use a key.', 'anonymous_rate_limited', retryAfter);
     }
     return candidates;
   }

@@ -13,6 +13,7 @@ import { Admission } from './admit.ts';
 import { Billing } from './billing.ts';
 import { ConcurrencyGate } from './gate.ts';
 import { RateLimitGate } from './limits.ts';
+import { MemoryTally, RedisTally } from '../domain/limits/tally.ts';
 import { Leases } from './lease.ts';
 import { plansFor } from '../domain/plans/plans.ts';
 import { BreakerBoard, RedisBreakerStore } from './breakers.ts';
@@ -47,10 +48,12 @@ export class Gateway {
     const breakerStore = redis ? new RedisBreakerStore(redis) : undefined;
     this.resilience = { breakers: new BreakerBoard(config.breakers, metrics, bus, breakerStore, (err) => log?.warn({ err }, 'circuit-breaker state could not be read or written in Redis')), stats: new DeploymentStats() };
     this.router = new Router(config, registry, catalog, this.resilience.stats);
-    this.admission = new Admission(config, redis);
+    // Memory on one instance, Redis for a fleet: per-user and per-key limits, and the anonymous per-IP limit.
+    const tally = redis ? new RedisTally(redis) : new MemoryTally();
+    this.admission = new Admission(config, tally);
     this.billing = new Billing(book, config);
     this.gate = new ConcurrencyGate(config.gate, metrics);
-    this.limits = new RateLimitGate(plansFor(config), metrics, redis);
+    this.limits = new RateLimitGate(plansFor(config), metrics, tally);
     const leases = new Leases(this.limits, this.gate, this.billing);
     const recorder = new Recorder(metrics, requestLog);
     this.routers = new Routers(config, registry, catalog, this.router, undefined, metrics);

@@ -6,11 +6,10 @@
  * the real count afterwards. Counters are keyed by owner and window, not by limit size, so changing a limit
  * keeps what was already spent in the current window.
  */
-import type { RedisHandle } from '../store/redis.ts';
 import type { LimitsJson } from '../store/schema.ts';
 import type { Plans } from '../domain/plans/plans.ts';
 import { tooManyRequests } from '../domain/limits/limiter.ts';
-import { MemoryTally, RedisTally, type ConcurrencySlot, type Tally, type WindowCounter } from '../domain/limits/tally.ts';
+import type { ConcurrencySlot, Tally, WindowCounter } from '../domain/limits/tally.ts';
 import { AppError } from '../errors.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { RequestContext } from './context.ts';
@@ -55,17 +54,13 @@ export function formatReset(ms: number): string {
 }
 
 export class RateLimitGate {
-  private readonly tally: Tally;
-
   constructor(
     private readonly plans: Plans,
     private readonly metrics: Metrics,
-    redis?: RedisHandle,
-  ) {
-    this.tally = redis ? new RedisTally(redis) : new MemoryTally();
-  }
+    private readonly tally: Tally,
+  ) {}
 
-  /** Forgets every request and token count (admin "clear caches"): each user and key starts a fresh window. */
+  /** Forgets every request and token count, the anonymous per-IP ones too (admin "clear caches"): each starts a fresh window. */
   async clear(): Promise<void> {
     await this.tally.clear();
   }

@@ -1,8 +1,7 @@
 /**
- * Fixed-window counters from rate-limiter-flexible, one limit at a time (sign-in protection, the anonymous
- * per-IP limit): in memory on one instance, in Redis (shared by the fleet) when REDIS_URL is set. Rejections
- * become 429 errors with an exact Retry-After. Inference limits, several counters per request taken at once,
- * are in tally.ts.
+ * Fixed-window counters from rate-limiter-flexible, one limit at a time, with blocking (sign-in protection): in
+ * memory on one instance, in Redis (shared by the fleet) when REDIS_URL is set. Rejections become 429 errors with
+ * an exact Retry-After. Inference limits (per user, per key, anonymous per IP) are in tally.ts.
  */
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { RedisHandle } from '../../store/redis.ts';

@@ -1,6 +1,6 @@
 /**
- * The counters behind inference rate limits: fixed windows (requests or tokens per minute or day) and
- * concurrency slots, taken together and all or nothing. In memory for one instance; in Redis for a fleet, where
+ * The counters behind inference rate limits (per user, per key, and the anonymous per-IP limit): fixed windows
+ * (requests or tokens per minute or day) and concurrency slots, taken together and all or nothing. In memory for one instance; in Redis for a fleet, where
  * one Lua script takes them all in a single round trip (a request with rpm, rpd, tpm and max_concurrency used to
  * wait for five, one after another).
  */
