@@ -5,7 +5,7 @@
 import type { Config } from '../config/schema.ts';
 import { AppError, forbidden } from '../errors.ts';
 import { globToRegExp, matchesAny } from '../domain/keys/access.ts';
-import { tooManyRequests } from '../domain/limits/limiter.ts';
+import { retryAfterSeconds, tooManyRequests } from '../domain/limits/limiter.ts';
 import type { Tally } from '../domain/limits/tally.ts';
 import type { RequestContext } from './context.ts';
 import type { Candidate, RoutePlan } from './router.ts';
@@ -47,8 +47,7 @@ export class Admission {
     if (!enabled) return candidates;
     const taken = await this.tally.take([{ key: `anon-ip:${ctx.clientIp}`, points: 1, limit: rpm, windowSeconds: 60 }], []);
     if (taken.refusedCounter !== undefined) {
-      const retryAfter = Math.max(1, Math.ceil(taken.msBeforeNext[0] / 1000));
-      throw tooManyRequests('Too many requests without an API key from this address. Slow down or use a key.', 'anonymous_rate_limited', retryAfter);
+      throw tooManyRequests('Too many requests without an API key from this address. Slow down or use a key.', 'anonymous_rate_limited', retryAfterSeconds(taken.msBeforeNext[0]));
     }
     return candidates;
   }

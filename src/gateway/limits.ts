@@ -8,7 +8,7 @@
  */
 import type { LimitsJson } from '../store/schema.ts';
 import type { Plans } from '../domain/plans/plans.ts';
-import { tooManyRequests } from '../domain/limits/limiter.ts';
+import { retryAfterSeconds, tooManyRequests } from '../domain/limits/limiter.ts';
 import type { ConcurrencySlot, Tally, WindowCounter } from '../domain/limits/tally.ts';
 import { AppError } from '../errors.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
@@ -112,7 +112,7 @@ export class RateLimitGate {
       const x = consumed[taken.refusedCounter];
       const c = x.c;
       this.metrics.rateLimited.inc({ scope: c.scope });
-      const retryAfter = Math.max(1, Math.ceil(x.msBeforeNext / 1000));
+      const retryAfter = retryAfterSeconds(x.msBeforeNext);
       const what = c.kind === 'tokens' ? 'tokens per minute' : c.scope.endsWith('rpd') ? 'requests per day' : 'requests per minute';
       const owner = c.scope.startsWith('key') ? 'this API key' : 'your account';
       throw tooManyRequests(`Rate limit reached: ${c.points} ${what} for ${owner}. Retry after ${retryAfter}s.`, 'rate_limit_exceeded', retryAfter).withHeaders(headersFor(consumed, true));

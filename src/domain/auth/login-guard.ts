@@ -98,6 +98,6 @@ async function take(limiter: RateLimiterAbstract, key: string, scope: Lockout['s
   } catch (err) {
     if (!(err instanceof RateLimiterRes)) throw err;
     // Refused attempts keep counting, so only the first one past the limit sees points + 1.
-    return { scope, retryAfter: retryAfterSeconds(err), started: err.consumedPoints === limiter.points + 1 };
+    return { scope, retryAfter: retryAfterSeconds(err.msBeforeNext), started: err.consumedPoints === limiter.points + 1 };
   }
 }

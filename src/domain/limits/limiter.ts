@@ -20,7 +20,8 @@ export function createLimiter(spec: LimiterSpec, redis?: RedisHandle): RateLimit
   return redis ? new RateLimiterRedis({ ...opts, storeClient: redis.client, useRedisPackage: true }) : new RateLimiterMemory(opts);
 }
 
-export const retryAfterSeconds = (res: RateLimiterRes) => Math.max(1, Math.ceil(res.msBeforeNext / 1000));
+/** Whole seconds until a window resets, at least 1: the Retry-After of a refusal. */
+export const retryAfterSeconds = (msBeforeNext: number) => Math.max(1, Math.ceil(msBeforeNext / 1000));
 
 export function tooManyRequests(message: string, code: string, retryAfter: number): AppError {
   return new AppError(429, 'rate_limit_error', message, code, null, retryAfter);
@@ -31,7 +32,7 @@ export async function consumeOrThrow(limiter: RateLimiterAbstract, key: string, 
   try {
     return await limiter.consume(key, points);
   } catch (err) {
-    if (err instanceof RateLimiterRes) throw tooManyRequests(message, code, retryAfterSeconds(err));
+    if (err instanceof RateLimiterRes) throw tooManyRequests(message, code, retryAfterSeconds(err.msBeforeNext));
     throw err;
   }
 }
@@ -39,6 +40,6 @@ export async function consumeOrThrow(limiter: RateLimiterAbstract, key: string, 
 /** Throws a 429 if the key is already over its limit, without consuming. */
 export async function assertNotLimited(limiter: RateLimiterAbstract, key: string, message: string, code: string): Promise<void> {
   const res = await limiter.get(key);
-  if (res && res.consumedPoints > limiter.points) throw tooManyRequests(message, code, retryAfterSeconds(res));
-  if (res && res.consumedPoints >= limiter.points && limiter.blockDuration > 0) throw tooManyRequests(message, code, retryAfterSeconds(res));
+  if (res && res.consumedPoints > limiter.points) throw tooManyRequests(message, code, retryAfterSeconds(res.msBeforeNext));
+  if (res && res.consumedPoints >= limiter.points && limiter.blockDuration > 0) throw tooManyRequests(message, code, retryAfterSeconds(res.msBeforeNext));
 }

@@ -1,8 +1,8 @@
 /**
  * The counters behind inference rate limits (per user, per key, and the anonymous per-IP limit): fixed windows
- * (requests or tokens per minute or day) and concurrency slots, taken together and all or nothing. In memory for one instance; in Redis for a fleet, where
- * one Lua script takes them all in a single round trip (a request with rpm, rpd, tpm and max_concurrency used to
- * wait for five, one after another).
+ * (requests or tokens per minute or day) and concurrency slots, taken together and all or nothing. In memory for
+ * one instance; in Redis for a fleet, where one Lua script takes them all in a single round trip (a request with
+ * rpm, rpd, tpm and max_concurrency used to wait for five, one after another).
  */
 import { RedisScript, deleteKeys, type RedisHandle } from '../../store/redis.ts';
 
@@ -51,6 +51,11 @@ interface Window {
   resetAt: number;
 }
 
+/** Takes a refused request's points back off the windows it reached (`open[i]` is `counters[i]`'s). */
+function giveBack(open: Window[], counters: readonly WindowCounter[]): void {
+  for (let i = 0; i < open.length; i++) open[i].count -= counters[i].points;
+}
+
 export class MemoryTally implements Tally {
   private windows = new Map<string, Window>();
   private readonly slots = new Map<string, number>();
@@ -76,7 +81,7 @@ export class MemoryTally implements Tally {
       used.push(w.count);
       msBeforeNext.push(w.resetAt - now);
       if (w.count > c.limit) {
-        for (let j = 0; j <= i; j++) open[j].count -= counters[j].points;
+        giveBack(open, counters);
         return { used, msBeforeNext, refusedCounter: i };
       }
     }
@@ -84,7 +89,7 @@ export class MemoryTally implements Tally {
       const n = this.slots.get(slots[s].key) ?? 0;
       if (n >= slots[s].max) {
         for (let t = 0; t < s; t++) this.release(slots[t].key);
-        for (let j = 0; j < open.length; j++) open[j].count -= counters[j].points;
+        giveBack(open, counters);
         return { used, msBeforeNext, refusedSlot: s };
       }
       this.slots.set(slots[s].key, n + 1);
